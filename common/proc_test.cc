@@ -1,0 +1,42 @@
+// Tests for proc.h: states and parents read from /proc.
+
+#include "common/proc.h"
+
+#include <unistd.h>
+
+#include "common/child.h"
+#include "common/fd.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace multitask {
+namespace {
+
+using ::testing::ElementsAre;
+
+TEST(ProcDeathTest, StateParentAndChildren) {
+  EXPECT_EQ(ProcessState(getpid()).value(),
+            'R');  // we are reading it, so running
+  EXPECT_EQ(ParentPid(getpid()).value(), getppid());
+
+  Pipe pipe = MakePipe().value();
+  Child child =
+      Child::Fork([&] {
+        pipe.write_end.Close();
+        char byte;
+        return static_cast<int>(::read(pipe.read_end.get(), &byte, 1));
+      }).value();
+  EXPECT_EQ(ParentPid(child.pid()).value(), getpid());
+  EXPECT_THAT(ChildPids(getpid()), ElementsAre(child.pid()));
+  pipe.write_end.Close();
+  ASSERT_TRUE(child.Wait().ok());
+  EXPECT_EQ(ProcessState(child.pid()).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(ProcTest, ThreadCountOfASingleThreadedTest) {
+  EXPECT_EQ(ThreadCount().value(), 1);
+}
+
+}  // namespace
+}  // namespace multitask
