@@ -39,19 +39,24 @@ TEST(ProcDeathTest, StateParentAndChildren) {
 
 TEST(ProcTest, ThreadCountSeesANewThread) {
   // Sanitizers may start helper threads of their own (TSan does, at the first
-  // pthread_create), so compare the count with our thread alive and after it
-  // ended.
-  std::latch started(1);
+  // pthread_create), and an exited thread may still be counted a moment after
+  // join() returns, so compare one live thread of ours with two.
+  std::latch first_started(1);
+  std::latch second_started(1);
   std::latch may_finish(1);
-  std::jthread thread([&] {
-    started.count_down();
+  std::jthread first([&] {
+    first_started.count_down();
     may_finish.wait();
   });
-  started.wait();
-  const int with_thread = ThreadCount().value();
+  first_started.wait();
+  const int with_one = ThreadCount().value();
+  std::jthread second([&] {
+    second_started.count_down();
+    may_finish.wait();
+  });
+  second_started.wait();
+  EXPECT_EQ(ThreadCount().value(), with_one + 1);
   may_finish.count_down();
-  thread.join();
-  EXPECT_EQ(ThreadCount().value(), with_thread - 1);
 }
 
 }  // namespace
