@@ -13,7 +13,9 @@ followed by a ```text block:
 Usage: readme_output.py README.md LABEL=BINARY [LABEL=BINARY ...]
 Runs each marked BINARY with the flags, normalises both texts, and compares them line by
 line. Normalisation rules (so that run-dependent values do not count):
-  1. every integer of 4 or more digits becomes <N> (pids; small counts stay exact);
+  1. every integer of 300 or more becomes <N>: pids (Linux hands out pids from 300 up
+     once they wrap at pid_max) and large counts; smaller numbers (exit codes 0..255,
+     signal numbers, small counts) must match exactly;
   2. every decimal number (digits.digits) becomes <X> (times, ratios, rates);
   3. trailing spaces are dropped, and blank lines at the start and end of a block;
   4. a README line that is exactly "..." matches any number of output lines (zero or more).
@@ -31,7 +33,8 @@ def normalise(text):
     lines = []
     for line in text.splitlines():
         line = re.sub(r"\d+\.\d+", "<X>", line)
-        line = re.sub(r"\d{4,}", "<N>", line)
+        line = re.sub(r"\d+", lambda m: "<N>" if int(m.group()) >= 300 else m.group(),
+                      line)
         lines.append(line.rstrip())
     while lines and not lines[0]:
         lines.pop(0)
