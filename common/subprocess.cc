@@ -8,6 +8,9 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
+#include <iostream>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -217,6 +220,15 @@ absl::StatusOr<Subprocess> Subprocess::Start(
     for (std::string& entry : env_strings) c_env.push_back(entry.data());
     c_env.push_back(nullptr);
     envp = c_env.data();
+  }
+
+  if (std::find(std::begin(redirects), std::end(redirects),
+                Redirect::kInherit) != std::end(redirects)) {
+    // The child writes straight to our stdout/stderr: text we buffered must
+    // come out first, or it would appear after the child's (when piped).
+    std::cout.flush();
+    std::cerr.flush();
+    std::fflush(nullptr);
   }
 
   pid_t pid = -1;

@@ -24,6 +24,10 @@
 // - The child inherits only fds 0, 1 and 2 (every other descriptor is closed,
 //   even one opened without O_CLOEXEC), an empty signal mask, and default
 //   SIGPIPE/SIGXFSZ handling (as Python's restore_signals=True).
+// - If the child shares any of our standard streams (Redirect::kInherit),
+//   Start() flushes std::cout, std::cerr and C stdio first, so what we printed
+//   before comes before what the child prints (Python does not: see the
+//   lesson).
 // - The child is started with posix_spawn (a vfork-style clone: it does not
 // copy
 //   the parent's memory, so it is cheap even for a big parent and safe in a

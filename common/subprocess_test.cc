@@ -1,5 +1,6 @@
 // Tests for subprocess.h. The children are started with posix_spawn, not
-// fork(), so these suites need not run before threads (no *DeathTest).
+// fork(), so most suites need not run before threads; the one that forks (to
+// capture what a whole process prints) is a *DeathTest.
 
 #include "common/subprocess.h"
 
@@ -11,11 +12,13 @@
 
 #include <climits>
 #include <cstdlib>
+#include <iostream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "common/exit_status.h"
 #include "common/proc.h"
+#include "common/testing/run_in_child.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -45,6 +48,18 @@ std::string TempDir() {
   char resolved[PATH_MAX];
   EXPECT_NE(realpath(dir != nullptr ? dir : "/tmp", resolved), nullptr);
   return resolved;
+}
+
+TEST(SubprocessDeathTest, CallFlushesOurBufferedOutputFirst) {
+  // In the forked child stdout is a pipe, so std::cout is fully buffered:
+  // without the flush in Start(), "after" would come out before "before".
+  testing::ChildRun run = testing::RunInChild([] {
+                            std::cout << "before\n";
+                            return Call({"echo", "after"}).ok() ? 0 : 1;
+                          }).value();
+  EXPECT_EQ(run.status, ExitStatus::Exited(0));
+  EXPECT_EQ(run.output, "before\nafter\n");
+  EXPECT_THAT(ChildPids(getpid()), IsEmpty());
 }
 
 TEST_F(SubprocessTest, ExitCodes) {
