@@ -34,6 +34,13 @@ absl::StatusOr<UniqueFd> AboveStdio(UniqueFd fd) {
   return moved;
 }
 
+// posix_spawn's setup functions return an error number instead of setting
+// errno.
+absl::Status SpawnSetup(int error, absl::string_view what) {
+  if (error == 0) return absl::OkStatus();
+  return ErrnoStatusWithCode(error, what);
+}
+
 // posix_spawn's two argument objects, destroyed on every path out.
 class SpawnArgs {
  public:
@@ -168,8 +175,10 @@ absl::StatusOr<Subprocess> Subprocess::Start(
         MT_ASSIGN_OR_RETURN(child_ends[target],
                             AboveStdio(std::move(
                                 child_reads ? pipe.read_end : pipe.write_end)));
-        posix_spawn_file_actions_adddup2(actions, child_ends[target].get(),
-                                         target);
+        MT_RETURN_IF_ERROR(
+            SpawnSetup(posix_spawn_file_actions_adddup2(
+                           actions, child_ends[target].get(), target),
+                       "posix_spawn_file_actions_adddup2"));
         break;
       }
       case Redirect::kDevNull:
@@ -178,19 +187,27 @@ absl::StatusOr<Subprocess> Subprocess::Start(
           if (!dev_null.valid()) return ErrnoStatus("open /dev/null");
           MT_ASSIGN_OR_RETURN(dev_null, AboveStdio(std::move(dev_null)));
         }
-        posix_spawn_file_actions_adddup2(actions, dev_null.get(), target);
+        MT_RETURN_IF_ERROR(SpawnSetup(
+            posix_spawn_file_actions_adddup2(actions, dev_null.get(), target),
+            "posix_spawn_file_actions_adddup2"));
         break;
       case Redirect::kStdout:  // After stdout's own dup2: follows it.
-        posix_spawn_file_actions_adddup2(actions, STDOUT_FILENO, target);
+        MT_RETURN_IF_ERROR(SpawnSetup(
+            posix_spawn_file_actions_adddup2(actions, STDOUT_FILENO, target),
+            "posix_spawn_file_actions_adddup2"));
         break;
     }
   }
   if (options.cwd.has_value()) {
-    posix_spawn_file_actions_addchdir_np(actions, options.cwd->c_str());
+    MT_RETURN_IF_ERROR(SpawnSetup(
+        posix_spawn_file_actions_addchdir_np(actions, options.cwd->c_str()),
+        "posix_spawn_file_actions_addchdir_np"));
   }
   // Python's close_fds=True: even a descriptor someone opened without
   // O_CLOEXEC does not leak into the program.
-  posix_spawn_file_actions_addclosefrom_np(actions, STDERR_FILENO + 1);
+  MT_RETURN_IF_ERROR(SpawnSetup(
+      posix_spawn_file_actions_addclosefrom_np(actions, STDERR_FILENO + 1),
+      "posix_spawn_file_actions_addclosefrom_np"));
 
   // Python's restore_signals=True, plus an empty signal mask: the program
   // starts as if from a shell, whatever this process blocked or ignored.
@@ -200,10 +217,16 @@ absl::StatusOr<Subprocess> Subprocess::Start(
   sigaddset(&defaults, SIGXFSZ);
   sigset_t empty_mask;
   sigemptyset(&empty_mask);
-  posix_spawnattr_setsigdefault(spawn.attr(), &defaults);
-  posix_spawnattr_setsigmask(spawn.attr(), &empty_mask);
-  posix_spawnattr_setflags(spawn.attr(),
-                           POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  MT_RETURN_IF_ERROR(
+      SpawnSetup(posix_spawnattr_setsigdefault(spawn.attr(), &defaults),
+                 "posix_spawnattr_setsigdefault"));
+  MT_RETURN_IF_ERROR(
+      SpawnSetup(posix_spawnattr_setsigmask(spawn.attr(), &empty_mask),
+                 "posix_spawnattr_setsigmask"));
+  MT_RETURN_IF_ERROR(SpawnSetup(
+      posix_spawnattr_setflags(spawn.attr(),
+                               POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK),
+      "posix_spawnattr_setflags"));
 
   std::vector<char*> c_argv;
   for (const std::string& arg : argv) {
