@@ -5,6 +5,7 @@
 #include "common/subprocess.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -143,6 +144,20 @@ TEST_F(SubprocessTest, TimeoutKillsAndSaysSo) {
   EXPECT_EQ(out.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(out.status().message(), HasSubstr("`sleep 60` timed out"));
   EXPECT_THAT(out.status().message(), HasSubstr("killed by signal 9"));
+}
+
+TEST_F(SubprocessTest, TimeoutKeepsTheOutputThatCameBefore) {
+  Subprocess p = Subprocess::Start({"sh", "-c", "echo started; exec sleep 60"},
+                                   {.stdout_to = Redirect::kPipe})
+                     .value();
+  // Wait (without a timeout) until "started" is in the pipe, so the short
+  // timeout below cannot expire before it arrives.
+  pollfd ready{.fd = p.stdout_fd(), .events = POLLIN, .revents = 0};
+  ASSERT_EQ(::poll(&ready, 1, -1), 1);
+  CompletedProcess done = p.Communicate("", absl::Milliseconds(10)).value();
+  EXPECT_TRUE(done.timed_out);
+  EXPECT_EQ(done.out, "started\n");
+  EXPECT_EQ(done.status, ExitStatus::Killed(SIGKILL));
 }
 
 TEST_F(SubprocessTest, WaitWithTimeoutLeavesTheChildRunning) {
