@@ -120,6 +120,18 @@ int Main() {
       solved->cat_output_matches ? "identical" : "DIFFERENT",
       absl::FormatDuration(
           absl::Trunc(solved->elapsed, absl::Microseconds(1))));
+  std::cout << "\n== 6. which descriptors does the program inherit? ==\n";
+  absl::StatusOr<InheritedFds> fds = ShowInheritedFds();
+  if (!fds.ok()) {
+    std::cerr << fds.status() << "\n";
+    return 1;
+  }
+  std::cout << "we opened fd " << fds->leaky_fd
+            << " without O_CLOEXEC; the shell's /proc/$$/fd lists:\n"
+            << "  started by Subprocess:         " << fds->with_subprocess
+            << "\n"
+            << "  started by a bare posix_spawn: " << fds->with_raw_spawn
+            << "\n";
   return 0;
 }
 

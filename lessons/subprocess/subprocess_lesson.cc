@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -10,10 +11,15 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/child.h"
 #include "common/fd.h"
 #include "common/proc.h"
 #include "common/status_macros.h"
 #include "common/syscall.h"
+
+extern char** environ;
 
 namespace multitask::subprocess_lesson {
 
@@ -140,6 +146,50 @@ absl::StatusOr<Solved> CommunicateSolvesBoth(size_t bytes,
   result.cat_bytes = from_cat.out.size();
   result.cat_output_matches = from_cat.out == input;
   result.elapsed = absl::Now() - start;
+  return result;
+}
+
+namespace {
+
+// The shell lists its own descriptors (ls runs as its child, so ls's own
+// directory handle is not in the list); "; true" keeps sh from exec'ing ls.
+constexpr char kListFds[] = "ls -v /proc/$$/fd; true";
+
+std::string OneLine(absl::string_view lines) {
+  return absl::StrJoin(absl::StrSplit(lines, '\n', absl::SkipEmpty()), " ");
+}
+
+// posix_spawn with only stdout redirected: no closefrom, the way most code
+// starts programs.
+absl::StatusOr<std::string> ListFdsWithRawSpawn() {
+  MT_ASSIGN_OR_RETURN(Pipe out, MakePipe());
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out.write_end.get(),
+                                   STDOUT_FILENO);
+  const char* argv[] = {"sh", "-c", kListFds, nullptr};
+  pid_t pid = -1;
+  const int error = posix_spawnp(&pid, "sh", &actions, nullptr,
+                                 const_cast<char* const*>(argv), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (error != 0) return ErrnoStatusWithCode(error, "posix_spawnp sh");
+  Child child = Child::Adopt(pid);
+  out.write_end.Close();
+  MT_ASSIGN_OR_RETURN(std::string listing, ReadAll(out.read_end.get()));
+  MT_RETURN_IF_ERROR(child.Wait().status());
+  return OneLine(listing);
+}
+
+}  // namespace
+
+absl::StatusOr<InheritedFds> ShowInheritedFds() {
+  InheritedFds result;
+  UniqueFd leaky(::dup(STDERR_FILENO));  // dup() does not set O_CLOEXEC.
+  if (!leaky.valid()) return ErrnoStatus("dup");
+  result.leaky_fd = leaky.get();
+  MT_ASSIGN_OR_RETURN(std::string listing, CheckOutput({"sh", "-c", kListFds}));
+  result.with_subprocess = OneLine(listing);
+  MT_ASSIGN_OR_RETURN(result.with_raw_spawn, ListFdsWithRawSpawn());
   return result;
 }
 

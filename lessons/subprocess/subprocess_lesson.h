@@ -96,6 +96,17 @@ struct Solved {
 absl::StatusOr<Solved> CommunicateSolvesBoth(size_t bytes,
                                              const std::string& input);
 
+// Part 6: which descriptors a program inherits. Opens a descriptor the
+// careless way (dup(), no O_CLOEXEC), then lists a shell's /proc/<pid>/fd when
+// started by Subprocess (closes everything above 2) and by a bare posix_spawn
+// (keeps every descriptor without O_CLOEXEC).
+struct InheritedFds {
+  int leaky_fd = -1;
+  std::string with_subprocess;  // "0 1 2"
+  std::string with_raw_spawn;   // "0 1 2 <leaky_fd> ..."
+};
+absl::StatusOr<InheritedFds> ShowInheritedFds();
+
 // `mib` MiB of printable text (not one repeated byte, so a lost or reordered
 // chunk shows when compared).
 std::string TestText(size_t mib);

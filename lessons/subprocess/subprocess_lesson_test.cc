@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/proc.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -84,6 +85,13 @@ TEST_F(SubprocessLessonTest, CommunicateSolvesBothDeadlocks) {
   EXPECT_EQ(solved.head_bytes, 1u << 20);
   EXPECT_EQ(solved.cat_bytes, input.size());
   EXPECT_TRUE(solved.cat_output_matches);
+}
+
+TEST_F(SubprocessLessonTest, OnlyStandardDescriptorsReachTheProgram) {
+  InheritedFds fds = ShowInheritedFds().value();
+  EXPECT_EQ(fds.with_subprocess, "0 1 2");
+  // Without closefrom, the careless descriptor leaks into the program.
+  EXPECT_THAT(fds.with_raw_spawn, HasSubstr(absl::StrCat(" ", fds.leaky_fd)));
 }
 
 TEST(TestTextTest, SizeAndLines) {

@@ -17,5 +17,6 @@ check "HELLO FROM THE SCRIPT"
 check "killed it -> killed by signal 9 (SIGKILL)"
 check "head: read all 262144 bytes"
 check "identical"
+check "started by Subprocess:         0 1 2$"
 "$bin" --help 2>&1 | grep -q "child_bytes"
 echo PASS
