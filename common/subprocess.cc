@@ -397,10 +397,9 @@ absl::StatusOr<std::string> CheckOutput(const std::vector<std::string>& argv,
   MT_ASSIGN_OR_RETURN(CompletedProcess done, Run(argv, options));
   const std::string command = CommandLine(argv);
   if (done.timed_out) {
-    return absl::DeadlineExceededError(
-        absl::StrCat("command `", command, "` timed out after ",
-                     absl::FormatDuration(options.timeout), " and was ",
-                     done.status.ToString()));
+    return absl::DeadlineExceededError(absl::StrCat(
+        "command `", command, "` timed out after ",
+        absl::FormatDuration(options.timeout), "; ", done.status.ToString()));
   }
   if (!done.status.success()) {
     constexpr size_t kTail = 1000;  // Enough to show why, not a whole log.
