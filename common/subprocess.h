@@ -16,7 +16,8 @@
 //
 // Contract:
 // - argv[0] without a '/' is searched for in this process's PATH (execvp
-//   rules); with a '/' it is used as is (relative to `cwd` if one is given).
+//   rules; not in the PATH of an `env` option); with a '/' it is used as is
+//   (relative to `cwd` if one is given).
 // - A program that cannot be started (missing, not executable, bad cwd) is an
 //   error in the parent that names the path and the errno, e.g. NotFound
 //   "cannot execute /no/such: No such file or directory [ENOENT]". It is never
@@ -29,11 +30,12 @@
 //   before comes before what the child prints (Python does not: see the
 //   lesson).
 // - The child is started with posix_spawn (a vfork-style clone: it does not
-// copy
-//   the parent's memory, so it is cheap even for a big parent and safe in a
-//   process with threads).
+//   copy the parent's memory, so it is cheap even for a big parent and safe
+//   in a process with threads).
 // - Writing to a child that has stopped reading never kills the parent with
 //   SIGPIPE: Communicate blocks SIGPIPE in the calling thread while it writes.
+// - Run, Call, CheckOutput and Subprocess::Start may be called from several
+//   threads at once (children never get each other's pipe ends).
 // - A Subprocess is move-only and not thread-safe. Destroying one whose child
 //   was not waited for SIGKILLs and reaps the child (see common/child.h), and
 //   closes the parent's pipe ends.

@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/exit_status.h"
@@ -118,6 +120,29 @@ TEST_F(SubprocessTest, AllThreePipesFullAtOnce) {
   EXPECT_EQ(done.status, ExitStatus::Exited(0));
   EXPECT_TRUE(done.out == input);
   EXPECT_EQ(done.err, std::string(1 << 20, '\0'));
+}
+
+TEST_F(SubprocessTest, ConcurrentRunsFromThreadsDoNotLeakPipesIntoEachOther) {
+  // If one child inherited another's stdin write end, that cat would never
+  // see end of file and its Run would hang: the pipes are O_CLOEXEC and every
+  // child gets closefrom(3).
+  constexpr int kThreads = 4;
+  std::vector<std::string> outputs(kThreads);
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([i, &outputs] {
+        absl::StatusOr<CompletedProcess> done = multitask::Run(
+            {"cat"},
+            {.input = std::string(1 << 20, static_cast<char>('a' + i))});
+        if (done.ok()) outputs[i] = std::move(done->out);
+      });
+    }
+  }
+  for (int i = 0; i < kThreads; ++i) {
+    EXPECT_TRUE(outputs[i] == std::string(1 << 20, static_cast<char>('a' + i)))
+        << "thread " << i;
+  }
 }
 
 TEST_F(SubprocessTest, StderrKeptApartOrMerged) {
