@@ -330,7 +330,6 @@ absl::StatusOr<PingPongResult> PingPong(Party party, Channel channel,
 
   // End the answerer: end of file on its pipe (or kStop, sent by FutexAsk).
   to_answerer.write_end.Close();
-  if (!right.ok() && channel == Channel::kFutex) FutexAsk(word.get(), 0);
   if (thread.joinable()) thread.join();
   if (child.has_value()) {
     MT_ASSIGN_OR_RETURN(ExitStatus status, child->Wait());
@@ -450,23 +449,19 @@ void CrashInThread() {
 }
 
 absl::StatusOr<ThreadCrash> CrashOneThreadInAChild() {
-  MT_ASSIGN_OR_RETURN(SharedObject<std::atomic<bool>> finished,
-                      SharedObject<std::atomic<bool>>::Create(false));
-  MT_ASSIGN_OR_RETURN(SharedObject<std::atomic<bool>> working,
-                      SharedObject<std::atomic<bool>>::Create(false));
+  MT_ASSIGN_OR_RETURN(SharedObject<std::atomic<int64_t>> progress,
+                      SharedObject<std::atomic<int64_t>>::Create(0));
   MT_ASSIGN_OR_RETURN(Child child, Child::Fork([&]() -> int {
-                        // An innocent thread with work it never finishes...
+                        // An innocent thread, busy with its own work...
                         std::thread innocent([&] {
-                          working->store(true);
-                          volatile uint64_t x = 0;
-                          while (true) x = x + 1;
-                          finished->store(true);
+                          while (true) progress->fetch_add(1);
                         });
-                        while (!working->load()) std::this_thread::yield();
+                        innocent.detach();
+                        while (progress->load() == 0) std::this_thread::yield();
                         CrashInThread();  // ...dies with its process.
                       }));
   MT_ASSIGN_OR_RETURN(ExitStatus status, child.Wait());
-  return ThreadCrash{status, finished->load()};
+  return ThreadCrash{status, progress->load()};
 }
 
 absl::StatusOr<ExitStatus> CrashAChildProcess() {

@@ -121,13 +121,14 @@ absl::StatusOr<int64_t> ProcKib(pid_t pid, const std::string& file,
 // a forked child).
 [[noreturn]] void CrashInThread();
 
-// Forks a child whose main thread starts a worker that counts forever, and a
-// second thread that crashes as CrashInThread() does. Returns how the child
-// ended (killed by SIGSEGV) and how far its innocent worker got: it never
-// finished, because it died with the process.
+// Forks a child with an innocent thread that counts in shared memory, and,
+// once it is counting, a second thread that crashes as CrashInThread() does.
+// Returns how the child ended (killed by SIGSEGV: the whole process, the
+// innocent thread with it) and how far the innocent thread had counted (> 0:
+// it was alive and working when its sibling crashed).
 struct ThreadCrash {
   ExitStatus status = ExitStatus::Exited(0);
-  bool innocent_thread_finished = false;
+  int64_t innocent_thread_count = 0;
 };
 absl::StatusOr<ThreadCrash> CrashOneThreadInAChild();
 

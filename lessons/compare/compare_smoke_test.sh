@@ -16,7 +16,7 @@ for line in \
   "memory per idle one: PSS" \
   "The shared counter ended at 2000 (threads) and 2000 (processes)" \
   "its whole process was killed by signal 11 (SIGSEGV)" \
-  "never finished its work" \
+  "its other thread, busy counting" \
   "the child was killed by signal 11 (SIGSEGV); this parent" \
   "compute tasks/s"; do
   grep -qF "$line" <<<"$out" || {
