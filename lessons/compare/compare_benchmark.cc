@@ -36,6 +36,11 @@ BENCHMARK(BM_CreateJoinThread)->UseManualTime();
 void BM_CreateJoinFork(benchmark::State& state) { Batch(state, 1, ForkWait); }
 BENCHMARK(BM_CreateJoinFork)->UseManualTime();
 
+void BM_CreateJoinForkExecTrue(benchmark::State& state) {
+  Batch(state, 1, [](int n) { return ForkExecWait(n); });
+}
+BENCHMARK(BM_CreateJoinForkExecTrue)->UseManualTime();
+
 void BM_CreateJoinPosixSpawnTrue(benchmark::State& state) {
   Batch(state, 1, [](int n) { return SpawnWait(n); });
 }

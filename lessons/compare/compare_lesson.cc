@@ -191,6 +191,23 @@ absl::StatusOr<Cost> ForkWait(int count) {
   return Cost{count, absl::Now() - start};
 }
 
+absl::StatusOr<Cost> ForkExecWait(int count, const std::string& path) {
+  MT_RETURN_IF_ERROR(CheckCount(count));
+  char* argv[] = {const_cast<char*>(path.c_str()), nullptr};
+  const absl::Time start = absl::Now();
+  for (int i = 0; i < count; ++i) {
+    MT_ASSIGN_OR_RETURN(Child child, Child::Fork([&] {
+                          ::execv(path.c_str(), argv);
+                          return 127;  // Only if exec failed.
+                        }));
+    MT_ASSIGN_OR_RETURN(ExitStatus status, child.Wait());
+    if (!status.success()) {
+      return absl::InternalError(absl::StrCat(path, " ", status.ToString()));
+    }
+  }
+  return Cost{count, absl::Now() - start};
+}
+
 absl::StatusOr<Cost> SpawnWait(int count, const std::string& path) {
   MT_RETURN_IF_ERROR(CheckCount(count));
   char* argv[] = {const_cast<char*>(path.c_str()), nullptr};

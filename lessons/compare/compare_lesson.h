@@ -47,8 +47,14 @@ absl::StatusOr<Cost> ThreadCreateJoin(int count);
 // `count` times: fork() a child that _exit(0)s at once, waitpid() it.
 absl::StatusOr<Cost> ForkWait(int count);
 
-// `count` times: posix_spawn() `path` (a new program: exec), waitpid() it.
-// Fails if the program does not exit with code 0.
+// `count` times: fork(), exec `path` in the child (a new program), waitpid().
+// Fails if the program does not exit with code 0 (127: exec failed).
+absl::StatusOr<Cost> ForkExecWait(int count,
+                                  const std::string& path = "/bin/true");
+
+// The same with posix_spawn(), which glibc implements with
+// clone(CLONE_VM | CLONE_VFORK): the child borrows the parent's memory until it
+// execs, so no page tables are copied (the vfork idea, made safe).
 absl::StatusOr<Cost> SpawnWait(int count,
                                const std::string& path = "/bin/true");
 

@@ -45,6 +45,9 @@ TEST(CreateDeathTest, ForkAndSpawnRunEveryChildToASuccessfulEnd) {
   absl::StatusOr<Cost> fork = ForkWait(20);
   ASSERT_TRUE(fork.ok()) << fork.status();
   EXPECT_EQ(fork->operations, 20);
+  absl::StatusOr<Cost> fork_exec = ForkExecWait(20);
+  ASSERT_TRUE(fork_exec.ok()) << fork_exec.status();
+  EXPECT_EQ(fork_exec->operations, 20);
   absl::StatusOr<Cost> spawn = SpawnWait(20);
   ASSERT_TRUE(spawn.ok()) << spawn.status();
   EXPECT_EQ(spawn->operations, 20);
@@ -54,6 +57,8 @@ TEST(CreateDeathTest, ForkAndSpawnRunEveryChildToASuccessfulEnd) {
 TEST(CreateDeathTest, SpawningAProgramThatFailsIsAnError) {
   EXPECT_FALSE(SpawnWait(1, "/bin/false").ok());
   EXPECT_FALSE(SpawnWait(1, "/no/such/program").ok());
+  EXPECT_FALSE(ForkExecWait(1, "/bin/false").ok());
+  EXPECT_FALSE(ForkExecWait(1, "/no/such/program").ok());
   EXPECT_THAT(ChildPids(getpid()), IsEmpty());
 }
 

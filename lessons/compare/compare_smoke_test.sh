@@ -11,6 +11,8 @@ out="$("$binary" --creates=5 --messages=1000 --round_trips=200 --idle=5 \
 echo "$out"
 for line in \
   "create + join: std::thread | fork()+waitpid()" \
+  "create + join: std::thread | fork()+exec(/bin/true)" \
+  "create + join: std::thread | posix_spawn(/bin/true)" \
   "ping-pong round trip over a pipe" \
   "ping-pong round trip over a futex" \
   "memory per idle one: PSS" \

@@ -67,9 +67,12 @@ absl::Status Run() {
   // Creation.
   MT_ASSIGN_OR_RETURN(Cost thread, ThreadCreateJoin(FLAGS_creates));
   MT_ASSIGN_OR_RETURN(Cost fork, ForkWait(FLAGS_creates));
+  MT_ASSIGN_OR_RETURN(Cost fork_exec, ForkExecWait(FLAGS_creates));
   MT_ASSIGN_OR_RETURN(Cost spawn, SpawnWait(FLAGS_creates));
   rows.push_back({"create + join: std::thread | fork()+waitpid()", "ns",
                   ns(thread), ns(fork)});
+  rows.push_back({"create + join: std::thread | fork()+exec(/bin/true)", "ns",
+                  ns(thread), ns(fork_exec)});
   rows.push_back({"create + join: std::thread | posix_spawn(/bin/true)", "ns",
                   ns(thread), ns(spawn)});
 
