@@ -82,6 +82,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/fd.h"
 
 namespace multitask {
 
@@ -131,11 +132,9 @@ struct Codec {
 };
 
 template <typename T>
-  requires(std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
-           !std::is_member_pointer_v<T> &&
-           !std::is_same_v<T, std::string_view> &&
-           !std::is_same_v<T, absl::string_view>)
-struct Codec<T> {
+requires(std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
+         !std::is_member_pointer_v<T> && !std::is_same_v<T, std::string_view> &&
+         !std::is_same_v<T, absl::string_view>) struct Codec<T> {
   static constexpr bool kSupported = true;
   static void Encode(Writer& w, const T& value) { w.Bytes(&value, sizeof(T)); }
   static void Decode(Reader& r, T& value) { r.Bytes(&value, sizeof(T)); }
@@ -235,8 +234,11 @@ std::string InvokeCall(uintptr_t fn, std::string_view payload) {
   using Sig = Signature<P>;
   typename Sig::Args args;
   Reader r(payload);
-  std::apply([&](auto&... a) { (Codec<std::remove_cvref_t<decltype(a)>>::Decode(r, a), ...); },
-             args);
+  std::apply(
+      [&](auto&... a) {
+        (Codec<std::remove_cvref_t<decltype(a)>>::Decode(r, a), ...);
+      },
+      args);
   if (!r.Finished()) ThrowBadMessage();
   P function = reinterpret_cast<P>(fn);
   std::string out;
@@ -244,7 +246,8 @@ std::string InvokeCall(uintptr_t fn, std::string_view payload) {
   if constexpr (std::is_void_v<typename Sig::Result>) {
     std::apply(function, std::move(args));
   } else {
-    Codec<typename Sig::Result>::Encode(w, std::apply(function, std::move(args)));
+    Codec<typename Sig::Result>::Encode(w,
+                                        std::apply(function, std::move(args)));
   }
   return out;
 }
@@ -346,7 +349,7 @@ template <typename R>
 class ImapResults {
  public:
   std::optional<absl::StatusOr<R>> Next() {
-    while (buffer_.empty()) {
+    while (position_ == current_size_) {
       if (taken_ == slots_.size()) return std::nullopt;
       size_t chunk = taken_;
       if (queue_ != nullptr) {  // unordered: whichever chunk finished first
@@ -359,20 +362,20 @@ class ImapResults {
       slots_[chunk]->Wait(absl::InfiniteDuration());
       absl::StatusOr<std::vector<R>> items =
           pool_internal::DecodeResult<std::vector<R>>(slots_[chunk]->outcome());
+      current_error_ = items.status();
       if (items.ok() && items->size() != sizes_[chunk]) {
-        items = absl::InternalError("ProcessPool: chunk of the wrong size");
+        current_error_ =
+            absl::InternalError("ProcessPool: chunk of the wrong size");
       }
-      for (size_t i = 0; i < sizes_[chunk]; ++i) {
-        if (items.ok()) {
-          buffer_.push_back(std::move((*items)[i]));
-        } else {
-          buffer_.push_back(items.status());
-        }
-      }
+      current_ = items.ok() ? *std::move(items) : std::vector<R>();
+      current_size_ = sizes_[chunk];
+      position_ = 0;
     }
-    absl::StatusOr<R> next = std::move(buffer_.front());
-    buffer_.pop_front();
-    return next;
+    const size_t at = position_++;
+    if (!current_error_.ok()) {
+      return std::optional<absl::StatusOr<R>>(current_error_);
+    }
+    return std::optional<absl::StatusOr<R>>(std::move(current_[at]));
   }
 
  private:
@@ -381,7 +384,11 @@ class ImapResults {
   std::vector<size_t> sizes_;
   std::shared_ptr<pool_internal::CompletionQueue> queue_;  // null: in order
   size_t taken_ = 0;
-  std::deque<absl::StatusOr<R>> buffer_;
+  // The chunk being handed out: its items, or its error for each item.
+  std::vector<R> current_;
+  absl::Status current_error_;
+  size_t current_size_ = 0;
+  size_t position_ = 0;
 };
 
 class ProcessPool {
@@ -402,10 +409,11 @@ class ProcessPool {
   template <typename F, typename... A>
   auto Apply(F fn, const A&... args) {
     using P = decltype(CheckedPointer<F, A...>(fn));
-    using Value = pool_internal::ValueOf<typename pool_internal::Signature<P>::Result>;
-    absl::StatusOr<std::string> outcome = Call(
-        &pool_internal::InvokeCall<P>, reinterpret_cast<uintptr_t>(+fn),
-        EncodeArgs<P>(args...));
+    using Value =
+        pool_internal::ValueOf<typename pool_internal::Signature<P>::Result>;
+    absl::StatusOr<std::string> outcome =
+        Call(&pool_internal::InvokeCall<P>, reinterpret_cast<uintptr_t>(+fn),
+             EncodeArgs<P>(args...));
     return pool_internal::DecodeResult<Value>(outcome);
   }
 
@@ -414,28 +422,27 @@ class ProcessPool {
   template <typename F, typename... A>
   auto ApplyAsync(F fn, const A&... args) {
     using P = decltype(CheckedPointer<F, A...>(fn));
-    return AsyncResult<typename pool_internal::Signature<P>::Result>(Submit(
-        &pool_internal::InvokeCall<P>, reinterpret_cast<uintptr_t>(+fn),
-        EncodeArgs<P>(args...)));
+    return AsyncResult<typename pool_internal::Signature<P>::Result>(
+        Submit(&pool_internal::InvokeCall<P>, reinterpret_cast<uintptr_t>(+fn),
+               EncodeArgs<P>(args...)));
   }
 
   // fn(item) for every item, results in order. `chunksize` items travel as one
   // task; 0 picks Python's default (len / (4 * size()), rounded up). The first
   // failed chunk's error fails the whole Map.
   template <typename F, typename T>
-  auto Map(F fn, const std::vector<T>& items, size_t chunksize = 0)
-      -> absl::StatusOr<std::vector<typename pool_internal::Signature<
-          decltype(CheckedPointer<F, T>(fn))>::Result>> {
-    using R = typename pool_internal::Signature<
-        decltype(CheckedPointer<F, T>(fn))>::Result;
+  auto Map(F fn, const std::vector<T>& items, size_t chunksize = 0) {
+    using P = decltype(CheckedPointer<F, T>(fn));
+    using R = typename pool_internal::Signature<P>::Result;
+    using Out = absl::StatusOr<std::vector<R>>;
     ImapResults<R> results = StartImap(fn, items, chunksize, false);
     std::vector<R> out;
     out.reserve(items.size());
     while (std::optional<absl::StatusOr<R>> next = results.Next()) {
-      if (!next->ok()) return next->status();
+      if (!next->ok()) return Out(next->status());
       out.push_back(*std::move(*next));
     }
-    return out;
+    return Out(std::move(out));
   }
 
   // Like Map, but returns at once and yields results as they come: Imap in
@@ -473,34 +480,38 @@ class ProcessPool {
     using Sig = pool_internal::Signature<P>;
     static_assert(std::tuple_size_v<typename Sig::Args> == sizeof...(A),
                   "ProcessPool: wrong number of arguments for the task");
-    static_assert(pool_internal::kEncodable<pool_internal::ValueOf<typename Sig::Result>>,
-                  "ProcessPool: the task's result type cannot cross the "
-                  "process boundary: use a trivially copyable type (no "
-                  "pointers), std::string, or a std::vector of those");
+    static_assert(
+        pool_internal::kEncodable<pool_internal::ValueOf<typename Sig::Result>>,
+        "ProcessPool: the task's result type cannot cross the "
+        "process boundary: use a trivially copyable type (no "
+        "pointers), std::string, or a std::vector of those");
     return +fn;
   }
 
   template <typename P, typename... A>
   static std::string EncodeArgs(const A&... args) {
     using Args = typename pool_internal::Signature<P>::Args;
-    static_assert((pool_internal::kEncodable<A> && ...),
-                  "ProcessPool: an argument type cannot cross the process "
-                  "boundary: use a trivially copyable type (no pointers), "
-                  "std::string, or a std::vector of those");
+    auto refs = std::forward_as_tuple(args...);
     return [&]<size_t... I>(std::index_sequence<I...>) {
-      // Converted to the parameter types first, so the worker decodes what
-      // was encoded.
+      static_assert(
+          (pool_internal::kEncodable<std::tuple_element_t<I, Args>> && ...),
+          "ProcessPool: an argument type cannot cross the process boundary: "
+          "use a trivially copyable type (no pointers), std::string, or a "
+          "std::vector of those");
+      // Converted to the parameter types first, so that the worker decodes
+      // exactly what was encoded.
       return pool_internal::EncodeAll(
-          static_cast<const std::tuple_element_t<I, Args>&>(
-              std::tuple_element_t<I, Args>(args))...);
-    }(std::index_sequence_for<A...>{});
+          std::tuple_element_t<I, Args>(std::get<I>(refs))...);
+    }
+    (std::index_sequence_for<A...>{});
   }
 
   template <typename F, typename T>
   auto StartImap(F fn, const std::vector<T>& items, size_t chunksize,
                  bool unordered) {
     using P = decltype(CheckedPointer<F, T>(fn));
-    using Arg = std::tuple_element_t<0, typename pool_internal::Signature<P>::Args>;
+    using Arg =
+        std::tuple_element_t<0, typename pool_internal::Signature<P>::Args>;
     using R = typename pool_internal::Signature<P>::Result;
     static_assert(!std::is_void_v<R>,
                   "ProcessPool: Map needs a task that returns a value");
@@ -515,10 +526,9 @@ class ProcessPool {
       std::string payload;
       pool_internal::Writer w(payload);
       pool_internal::Codec<std::vector<Arg>>::Encode(w, chunk);
-      results.slots_.push_back(Submit(&pool_internal::InvokeChunk<P>,
-                                      reinterpret_cast<uintptr_t>(+fn),
-                                      std::move(payload), results.queue_,
-                                      results.slots_.size()));
+      results.slots_.push_back(Submit(
+          &pool_internal::InvokeChunk<P>, reinterpret_cast<uintptr_t>(+fn),
+          std::move(payload), results.queue_, results.slots_.size()));
       results.sizes_.push_back(end - begin);
     }
     return results;
@@ -530,8 +540,8 @@ class ProcessPool {
       pool_internal::Invoker invoker, uintptr_t fn, std::string payload,
       std::shared_ptr<pool_internal::CompletionQueue> queue = nullptr,
       size_t index = 0);
-  absl::StatusOr<std::string> Call(pool_internal::Invoker invoker,
-                                   uintptr_t fn, std::string payload);
+  absl::StatusOr<std::string> Call(pool_internal::Invoker invoker, uintptr_t fn,
+                                   std::string payload);
 
   // Everything below is in process_pool.cc.
   absl::Status StartWorker(size_t index);
@@ -553,7 +563,7 @@ class ProcessPool {
   bool manager_done_ = false;
   bool manager_asleep_ = false;
   bool wake_pending_ = false;
-  std::unique_ptr<struct WakePipe> wake_;
+  Pipe wake_;  // non-blocking; a byte wakes the manager thread
   std::thread manager_;
   std::mutex join_mu_;  // one Join/Terminate at a time
 };
