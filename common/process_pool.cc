@@ -378,8 +378,9 @@ absl::StatusOr<std::string> ProcessPool::Call(Invoker invoker, uintptr_t fn,
         worker->in_flight.front().id == id) {
       worker->in_flight.pop_front();
     }
-    // Let the manager dispatch what queued up meanwhile, or see a death.
-    WakeManagerLocked();
+    // Let the manager dispatch what queued up meanwhile, or see the death.
+    // (Not otherwise: waking it for nothing costs a context switch.)
+    if (!pending_.empty() || !result.has_value()) WakeManagerLocked();
   }
   if (result.has_value() && result->id == id) return std::move(result->outcome);
   // The worker died (or the pool was terminated): the manager fails or
