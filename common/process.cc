@@ -52,8 +52,12 @@ Process::Process(std::function<int()> target, std::string name, int)
   if (name_.empty()) name_ = absl::StrCat("Process-", number);
 }
 
+bool Process::OwnedHere() const {
+  return started() && parent_pid_ == ::getpid();
+}
+
 Process::~Process() {
-  if (child_.has_value() && !child_->reaped()) {
+  if (OwnedHere() && !child_->reaped()) {
     if (daemon_) {
       TerminateAndReap(*child_);
     } else {
@@ -117,6 +121,7 @@ absl::Status Process::Start() {
         return RunInChild();
       }));
   child_.emplace(std::move(child));
+  parent_pid_ = parent;
   std::lock_guard<std::mutex> lock(registry.mu);
   registry.live.push_back(this);
   return absl::OkStatus();
@@ -230,6 +235,8 @@ void TerminateAndJoinChildrenAtExit() {
     std::lock_guard<std::mutex> lock(registry.mu);
     live = registry.live;
   }
+  // Copies inherited by a process forked some other way are not ours.
+  std::erase_if(live, [](Process* p) { return !p->OwnedHere(); });
   // Python's order: SIGTERM every daemon first (they end in parallel), then
   // wait for everyone.
   for (Process* p : live) {

@@ -38,6 +38,9 @@
 // - Destroying a started Process that has not been joined does what exit
 //   would: a daemon child is terminated and reaped, a non-daemon child is
 //   joined (waited for, like std::jthread). So no zombie is ever left behind.
+// - Only the process that called Start() does any of this: a process forked
+//   by other means (common::Child, a ProcessPool worker) that calls exit()
+//   leaves its parent's children alone.
 // - A Process cannot be copied or moved (its parent keeps a registry of live
 //   Process objects by address); keep them in a std::deque or unique_ptrs.
 // - Not thread-safe: use a Process, and ActiveChildren(), from one thread.
@@ -140,12 +143,17 @@ class Process {
 
   int RunInChild();
   void Forget();  // Leaves the registry once reaped.
+  // Started by this very process. A process forked some other way (Child,
+  // a pool worker) inherits copies of its parent's Process objects: they are
+  // not its children, and exiting must not touch them.
+  bool OwnedHere() const;
   friend void TerminateAndJoinChildrenAtExit();
 
   std::function<int()> target_;
   std::string name_;
   bool daemon_ = false;
   int parent_death_signal_ = 0;
+  pid_t parent_pid_ = 0;  // who called Start()
   std::optional<Child> child_;
 };
 

@@ -297,6 +297,22 @@ TEST(ProcessDeathTest, DestructorsStopDaemonsAndJoinOthers) {
   CheckDaemonsStopAndOthersAreWaitedFor(Ending::kDestructors);
 }
 
+// A child forked without Process (here common::Child) that calls exit() must
+// not treat its parent's Process objects as its own children.
+TEST(ProcessDeathTest, ExitInAPlainForkLeavesTheParentsDaemonAlone) {
+  Pipe never = MakePipe().value();
+  Process daemon([&] { return BlockOn(never.read_end.get()); });
+  ASSERT_TRUE(daemon.SetDaemon(true).ok());
+  ASSERT_TRUE(daemon.Start().ok());
+  Child plain = Child::Fork([]() -> int { std::exit(0); }).value();
+  EXPECT_EQ(plain.Wait().value(), ExitStatus::Exited(0));
+  // Had the child run the daemon rule, it would have waited for the daemon to
+  // die before exiting.
+  EXPECT_TRUE(daemon.IsAlive());
+  ASSERT_TRUE(daemon.Terminate().ok());
+  EXPECT_EQ(daemon.Join().value(), ExitStatus::Killed(SIGTERM));
+}
+
 TEST(ProcessDeathTest, DaemonMayNotStartProcesses) {
   Process daemon([] {
     Process grandchild([] {});

@@ -119,6 +119,7 @@ def main():
     repeats = 3 if args.quick else 7
     min_time = "0.05" if args.quick else "0.2"
 
+    load_before = os.getloadavg()[0]
     print("Python %s, %d CPUs; measuring Python..." %
           (sys.version.split()[0], os.cpu_count()), file=sys.stderr)
     py = python_numbers(repeats)
@@ -147,6 +148,11 @@ def main():
         ("pipe ping-pong, 32 bytes (C++ only)", None,
          per_task("BM_PipePingPong/real_time")),
     ]
+    print("Python %s, %d CPUs, load average %.1f before / %.1f after "
+          "(best of %d repetitions each side)" %
+          (sys.version.split()[0], os.cpu_count(), load_before,
+           os.getloadavg()[0], repeats))
+    print()
     print("| operation | Python multiprocessing | C++ Multitask | Python / C++ |")
     print("|---|---:|---:|---:|")
     for name, p, c in rows:
