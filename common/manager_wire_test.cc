@@ -134,6 +134,24 @@ TEST(HandshakeTest, WrongKeyRejectedWithAClearMessageOnBothSides) {
   EXPECT_THAT(client_status.message(), HasSubstr("rejected"));
 }
 
+TEST(HandshakeTest, ClientRejectsAnImpostorServerThatLetsEveryoneIn) {
+  // The handshake is mutual: a server that does not know our key cannot pass
+  // our challenge, even if it welcomes us.
+  SocketPair p = MakeSocketPair();
+  absl::Status impostor_status;
+  std::thread impostor([&] {
+    (void)WriteFrame(p.a.get(), "#CHALLENGE#" + std::string(20, 'z'));
+    (void)ReadFrame(p.a.get(), 256);
+    (void)WriteFrame(p.a.get(), "#WELCOME#");
+    impostor_status = AnswerChallenge(p.a.get(), "not the key");
+  });
+  absl::Status client_status = ClientHandshake(p.b.get(), "secret");
+  impostor.join();
+  EXPECT_TRUE(absl::IsPermissionDenied(client_status)) << client_status;
+  EXPECT_THAT(client_status.message(), HasSubstr("failed our challenge"));
+  EXPECT_TRUE(absl::IsPermissionDenied(impostor_status));
+}
+
 TEST(TcpTest, ListenOnPortZeroAndConnect) {
   absl::StatusOr<UniqueFd> listener = ListenTcp("127.0.0.1", 0);
   ASSERT_TRUE(listener.ok()) << listener.status();
