@@ -2,7 +2,9 @@
 // protocol, so Python's BaseManager clients (and ManagerClient) can use the
 // queues, dict and list it serves.
 //
-//   ManagerServer server({.host = "127.0.0.1", .port = 0, .authkey = "abc"});
+//   ManagerServerOptions options;
+//   options.authkey = "abc";                      // 127.0.0.1, port 0
+//   ManagerServer server(options);
 //   server.RegisterQueue("get_task_queue");
 //   server.RegisterQueue("get_result_queue");
 //   MT_RETURN_IF_ERROR(server.Start());           // listening, serving

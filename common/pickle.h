@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <ostream>
 #include <set>
 #include <string>
 #include <utility>
@@ -109,6 +110,8 @@ class PyValue {
   friend bool operator!=(const PyValue& a, const PyValue& b) {
     return !(a == b);
   }
+  // For GoogleTest messages.
+  friend void PrintTo(const PyValue& v, std::ostream* os) { *os << v.Repr(); }
 
  private:
   void UpdateDepth(const PyValue& child);
