@@ -4,6 +4,9 @@
 
 #include <unistd.h>
 
+#include <latch>
+#include <thread>
+
 #include "common/child.h"
 #include "common/fd.h"
 #include "gmock/gmock.h"
@@ -34,8 +37,26 @@ TEST(ProcDeathTest, StateParentAndChildren) {
             absl::StatusCode::kNotFound);
 }
 
-TEST(ProcTest, ThreadCountOfASingleThreadedTest) {
-  EXPECT_EQ(ThreadCount().value(), 1);
+TEST(ProcTest, ThreadCountSeesANewThread) {
+  // Sanitizers may start helper threads of their own (TSan does, at the first
+  // pthread_create), and an exited thread may still be counted a moment after
+  // join() returns, so compare one live thread of ours with two.
+  std::latch first_started(1);
+  std::latch second_started(1);
+  std::latch may_finish(1);
+  std::jthread first([&] {
+    first_started.count_down();
+    may_finish.wait();
+  });
+  first_started.wait();
+  const int with_one = ThreadCount().value();
+  std::jthread second([&] {
+    second_started.count_down();
+    may_finish.wait();
+  });
+  second_started.wait();
+  EXPECT_EQ(ThreadCount().value(), with_one + 1);
+  may_finish.count_down();
 }
 
 }  // namespace

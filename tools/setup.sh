@@ -33,7 +33,7 @@ PACKAGES=(
   libbenchmark-dev   # Google Benchmark 1.7
   libssl-dev         # libcrypto, for HMAC in the manager lesson
   clang-format       # formatting check (Google style)
-  python3            # the Python originals and the comparison scripts
+  python3            # /usr/bin/python3: the Python originals, scripts, README checks
   npm                # to install buildifier
   procps             # ps, for the lessons that show process states
 )
@@ -45,7 +45,7 @@ missing=()
 for p in "${names[@]}"; do
   # A tool that is already on PATH (e.g. python3 from pyenv, node's npm) is enough.
   case "$p" in
-    python3|npm|g++|clang-format) command -v "$p" >/dev/null 2>&1 && continue ;;
+    npm|g++|clang-format) command -v "$p" >/dev/null 2>&1 && continue ;;
   esac
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
