@@ -289,6 +289,10 @@ void ManagerServer::Serve(Connection* conn) {
   std::string closed_because;
   bool protocol_error = false;
   while (true) {
+    // Before a one-shot request, CPython's client has just sent "#WELCOME#"
+    // and waits for our ACK to send the request (see manager_wire.h): ~40
+    // ms per connection saved. Replies carry the ACK on a persistent one.
+    if (!persistent) QuickAck(fd);
     absl::StatusOr<std::string> frame = ReadFrame(fd, options_.max_frame);
     if (!frame.ok()) {
       if (!absl::IsOutOfRange(frame.status())) {  // not a clean close
@@ -350,13 +354,15 @@ void ManagerServer::Serve(Connection* conn) {
     if (reply.kind.empty()) break;  // the server is stopping
     const std::string bytes =
         Pickle(PyValue::Tuple({PyValue::Str(reply.kind), reply.value}));
+    {
+      // Counted before the reply leaves, so a client that has its reply sees
+      // it counted.
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.requests;
+    }
     if (absl::Status s = WriteFrame(fd, bytes); !s.ok()) {
       closed_because = std::string(s.message());
       break;
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++stats_.requests;
     }
     if (one_shot) break;
   }

@@ -53,6 +53,7 @@ absl::StatusOr<std::string> RandomBytes(size_t n) {
 }
 
 absl::StatusOr<std::string> ReadHandshakeFrame(int fd) {
+  QuickAck(fd);
   absl::StatusOr<std::string> frame = ReadFrame(fd, kHandshakeMaxFrame);
   if (!frame.ok()) {
     return absl::UnavailableError(
@@ -242,6 +243,11 @@ absl::Status ClientHandshake(int fd, absl::string_view key) {
                                                s.message()));
   }
   return absl::OkStatus();
+}
+
+void QuickAck(int fd) {
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
 }
 
 absl::Status SetNoDelay(int fd) {

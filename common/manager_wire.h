@@ -96,6 +96,13 @@ absl::StatusOr<int> LocalPort(int fd);
 // Sets TCP_NODELAY (small frames leave at once).
 absl::Status SetNoDelay(int fd);
 
+// Asks the kernel to acknowledge the next data at once (TCP_QUICKACK, which
+// Linux clears by itself, so call it before each read that matters). A peer
+// without TCP_NODELAY that sends two small writes in a row (CPython's client:
+// "#WELCOME#" then its first request) otherwise waits for our delayed ACK,
+// ~40 ms, before its second write leaves.
+void QuickAck(int fd);
+
 }  // namespace multitask
 
 #endif  // MULTITASK_COMMON_MANAGER_WIRE_H_

@@ -178,10 +178,11 @@ int Demo() {
     std::cerr << "master: " << run.status() << "\n";
     return 1;
   }
+  run->stats = (*server)->stats();  // final: every worker has finished
   PrintRun(*run);
-  Say(absl::StrCat(run->tasks.size(), " tasks in ", absl::FormatDuration(took),
-                   " with ", workers.size(), " workers of ", FLAGS_work_ms,
-                   " ms per task"));
+  Say(absl::StrFormat("%d tasks in %.1f ms with %d workers of %d ms per task",
+                      run->tasks.size(), absl::ToDoubleMilliseconds(took),
+                      workers.size(), FLAGS_work_ms));
   return EachAnsweredOnce(*run) ? 0 : 1;
 }
 
