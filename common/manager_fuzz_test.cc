@@ -30,7 +30,7 @@ TEST(ManagerFuzzTest, SeedsRunClean) {
   Replay(
       std::string("\x80\x04\x8c\x06_queue\x8c\x05"
                   "Empty\x93)R.",
-                  23));
+                  21));
   Replay("cos\nsystem\n(S'echo'\ntR.");
   std::string deep = "\x80\x04";
   for (int i = 0; i < 5000; ++i) deep += ']';
