@@ -130,9 +130,9 @@ int Demo() {
     return 1;
   }
   const std::string address = (*server)->address();
-  Say(absl::StrCat("master ", getpid(), " serving ", kTaskQueue, " and ",
-                   kResultQueue, " on ", address,
-                   " (port 0: the kernel chose)"));
+  Say(absl::StrCat("master serving ", kTaskQueue, " and ", kResultQueue, " on ",
+                   address, " (port 0: the kernel chose)"));
+  Say(absl::StrCat("master pid ", getpid()));
 
   // Workers are separate programs (this one, re-run with --role=worker), just
   // as they would be on other machines.
@@ -168,12 +168,16 @@ int Demo() {
   for (size_t i = 0; i < workers.size(); ++i) {
     (void)(*server)->Put(kTaskQueue, PyValue::None());
   }
+  size_t clean_exits = 0;
   for (Child& w : workers) {
     absl::StatusOr<ExitStatus> status = w.Wait();
     Say(absl::StrCat("worker ", w.pid(), " ",
                      status.ok() ? status->ToString()
                                  : std::string(status.status().message())));
+    if (status.ok() && *status == ExitStatus::Exited(0)) ++clean_exits;
   }
+  Say(absl::StrCat(clean_exits, " of ", workers.size(),
+                   " workers exited with code 0"));
   if (!run.ok()) {
     std::cerr << "master: " << run.status() << "\n";
     return 1;
