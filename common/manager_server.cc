@@ -275,7 +275,9 @@ void ManagerServer::Serve(Connection* conn) {
   const std::string who =
       absl::StrCat("connection ", conn->id, " from ", conn->peer);
   SetReceiveTimeout(fd, options_.handshake_timeout);
-  if (absl::Status s = ServerHandshake(fd, options_.authkey); !s.ok()) {
+  std::string digest;
+  if (absl::Status s = ServerHandshake(fd, options_.authkey, &digest);
+      !s.ok()) {
     Log(absl::StrCat(who, " closed: ", s.message()));
     ::shutdown(fd, SHUT_RDWR);
     std::lock_guard<std::mutex> lock(mu_);
@@ -284,6 +286,10 @@ void ManagerServer::Serve(Connection* conn) {
     return;
   }
   SetReceiveTimeout(fd, absl::ZeroDuration());  // requests may come slowly
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++(digest == "sha256" ? stats_.sha256_logins : stats_.md5_logins);
+  }
 
   bool persistent = false;
   std::string closed_because;

@@ -87,6 +87,8 @@ struct ManagerServerStats {
   int64_t protocol_errors = 0;  // closed for a bad frame or pickle
   int64_t requests = 0;         // requests answered
   int64_t requeued = 0;         // tasks put back after their taker vanished
+  int64_t sha256_logins = 0;    // clients that answered with HMAC-SHA256
+  int64_t md5_logins = 0;       // ... with HMAC-MD5 (CPython 3.11 and older)
 };
 
 class ManagerServer {

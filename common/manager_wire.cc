@@ -188,7 +188,8 @@ bool VerifyAnswer(absl::string_view key, absl::string_view challenge,
          CRYPTO_memcmp(expected.data(), mac.data(), mac.size()) == 0;
 }
 
-absl::Status DeliverChallenge(int fd, absl::string_view key) {
+absl::Status DeliverChallenge(int fd, absl::string_view key,
+                              std::string* digest) {
   MT_ASSIGN_OR_RETURN(std::string random, RandomBytes(kRandomBytes));
   const std::string challenge = absl::StrCat(kSha256Prefix, random);
   MT_RETURN_IF_ERROR(WriteFrame(fd, absl::StrCat(kChallenge, challenge)));
@@ -198,6 +199,11 @@ absl::Status DeliverChallenge(int fd, absl::string_view key) {
     return absl::PermissionDeniedError(
         "authentication failed: the peer's answer to our challenge is wrong "
         "(wrong auth key?)");
+  }
+  if (digest != nullptr) {
+    *digest = absl::StartsWith(response, kSha256Prefix) ? "sha256"
+              : absl::StartsWith(response, "{md5}")     ? "md5"
+                                                        : "md5 (legacy)";
   }
   return WriteFrame(fd, kWelcome);
 }
@@ -220,8 +226,9 @@ absl::Status AnswerChallenge(int fd, absl::string_view key) {
   return absl::OkStatus();
 }
 
-absl::Status ServerHandshake(int fd, absl::string_view key) {
-  if (absl::Status s = DeliverChallenge(fd, key); !s.ok()) {
+absl::Status ServerHandshake(int fd, absl::string_view key,
+                             std::string* digest) {
+  if (absl::Status s = DeliverChallenge(fd, key, digest); !s.ok()) {
     return absl::Status(
         s.code(), absl::StrCat("client failed our challenge: ", s.message()));
   }

@@ -72,8 +72,11 @@ bool VerifyAnswer(absl::string_view key, absl::string_view challenge,
                   absl::string_view response);
 
 // One half of the handshake: we challenge the peer. PermissionDenied if its
-// answer is wrong (after telling it "#FAILURE#").
-absl::Status DeliverChallenge(int fd, absl::string_view key);
+// answer is wrong (after telling it "#FAILURE#"). On success `digest` (if
+// not null) says how the peer answered: "sha256" (CPython 3.12+, us) or
+// "md5 (legacy)" (CPython 3.11 and older).
+absl::Status DeliverChallenge(int fd, absl::string_view key,
+                              std::string* digest = nullptr);
 // The other half: we answer the peer's challenge. PermissionDenied if the peer
 // says "#FAILURE#".
 absl::Status AnswerChallenge(int fd, absl::string_view key);
@@ -81,7 +84,8 @@ absl::Status AnswerChallenge(int fd, absl::string_view key);
 // Server side: DeliverChallenge then AnswerChallenge. Client side: the
 // reverse. Errors say which side rejected whom, e.g. "authentication failed:
 // the server rejected our answer (wrong auth key?)".
-absl::Status ServerHandshake(int fd, absl::string_view key);
+absl::Status ServerHandshake(int fd, absl::string_view key,
+                             std::string* digest = nullptr);
 absl::Status ClientHandshake(int fd, absl::string_view key);
 
 // "host:port" -> a connected TCP socket with TCP_NODELAY (IPv4 or a name).
