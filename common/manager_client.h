@@ -22,6 +22,9 @@
 // wrong key -> PermissionDenied. A broken connection -> Unavailable; the
 // client does not reconnect.
 //
+// Like CPython's client, a call waits for its reply with no timeout of its
+// own: Get(timeout) is a timeout the server applies.
+//
 // Thread-safe: calls from several threads take turns on the one connection
 // (use one client per thread for parallel calls). Proxies must not outlive
 // their client.

@@ -230,8 +230,11 @@ void ManagerServer::AcceptLoop() {
       }
       lock.unlock();
       for (auto& conn : finished) conn->thread.join();
-      if (err == EINTR || err == ECONNABORTED || err == EMFILE ||
-          err == ENFILE) {
+      if (err == EINTR || err == ECONNABORTED) continue;
+      if (err == EMFILE || err == ENFILE) {
+        // Out of descriptors: back off instead of spinning on accept().
+        Log("accept: out of file descriptors; retrying in 100 ms");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
         continue;
       }
       Log(absl::StrCat("accept failed, no longer accepting: ",

@@ -86,6 +86,8 @@ class PyValue {
   const std::string& exception_name() const;
   // kTuple, kList, kException (its args).
   const std::vector<PyValue>& items() const;
+  // kList / kDict, for editing in place. Note: depth() is not updated through
+  // these (Append and SetItem do update it).
   std::vector<PyValue>& mutable_items();
   const std::vector<std::pair<PyValue, PyValue>>& dict_items() const;
   std::vector<std::pair<PyValue, PyValue>>& mutable_dict_items();
