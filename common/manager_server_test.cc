@@ -147,6 +147,46 @@ TEST_F(ManagerServerTest, TwoWorkersAnswerEveryTaskExactlyOnce) {
   EXPECT_EQ(server_->stats().requeued, 0);
 }
 
+TEST_F(ManagerServerTest, EightClientsAtOnce) {
+  constexpr int kWorkers = 8;
+  constexpr int kTasks = 200;
+  std::vector<std::string> expected;
+  for (int n = 0; n < kTasks; ++n) {
+    ASSERT_TRUE(server_->Put("get_task_queue", PyValue::Int(n)).ok());
+    expected.push_back(absl::StrCat(n, " * ", n, " = ", n * n));
+  }
+  for (int i = 0; i < kWorkers; ++i) {
+    ASSERT_TRUE(server_->Put("get_task_queue", PyValue::None()).ok());
+  }
+  std::vector<std::thread> workers;
+  for (int i = 0; i < kWorkers; ++i) {
+    workers.emplace_back(Worker, server_->address());
+  }
+  for (std::thread& t : workers) t.join();
+  std::vector<std::string> got;
+  while (*server_->QueueSize("get_result_queue") > 0) {
+    got.push_back(
+        server_->Get("get_result_queue", absl::ZeroDuration())->text());
+  }
+  EXPECT_THAT(got, UnorderedElementsAreArray(expected));
+  EXPECT_EQ(server_->stats().requeued, 0);
+}
+
+TEST_F(ManagerServerTest, StopWakesABlockedGet) {
+  std::unique_ptr<ManagerClient> client = Client();
+  absl::StatusOr<RemoteQueue> q = client->Queue("get_task_queue");
+  ASSERT_TRUE(q.ok());
+  ASSERT_TRUE(q->QSize().ok());  // the persistent connection is open
+  absl::Status status;
+  std::thread waiter([&] { status = q->Get().status(); });  // no timeout
+  // Stop does not wait for the get to start: either way the get must end.
+  server_->Stop();
+  waiter.join();
+  EXPECT_TRUE(absl::IsUnavailable(status)) << status;
+  EXPECT_TRUE(
+      absl::IsCancelled(server_->Get("get_task_queue", std::nullopt).status()));
+}
+
 TEST_F(ManagerServerTest, GetTimesOutWithQueueEmpty) {
   std::unique_ptr<ManagerClient> client = Client();
   absl::StatusOr<RemoteQueue> q = client->Queue("get_task_queue");
