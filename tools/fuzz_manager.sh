@@ -11,6 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
+if ! command -v clang++ >/dev/null 2>&1; then
+  echo "fuzz_manager: clang++ not found (Debian: apt-get install clang libclang-rt-14-dev)" >&2
+  exit 2
+fi
 work="${FUZZ_WORK_DIR:-/tmp/multitask-fuzz-manager}"
 mkdir -p "$work/corpus"
 
