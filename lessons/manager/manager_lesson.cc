@@ -88,7 +88,14 @@ absl::StatusOr<WorkerRun> RunWorker(const std::string& address,
     if (options.work_time > absl::ZeroDuration()) {
       absl::SleepFor(options.work_time);  // stands for real work
     }
-    MT_RETURN_IF_ERROR(results.Put(PyValue::Str(SquareLine(n))));
+    absl::Status put = results.Put(PyValue::Str(SquareLine(n)));
+    if (absl::IsUnavailable(put)) {
+      // The master went away while we answered; whether this last result
+      // reached it we cannot know (it may have, and quit at once).
+      run.master_gone = true;
+      return run;
+    }
+    MT_RETURN_IF_ERROR(put);
     run.done.push_back(n);
   }
 }
