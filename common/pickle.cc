@@ -113,7 +113,7 @@ std::string BigIntDecimal(const std::string& le) {
     }
     digits += static_cast<char>('0' + rem);
   }
-  if (digits.empty()) digits = "0";
+  if (digits.empty()) digits.push_back('0');
   if (negative) digits += '-';
   std::reverse(digits.begin(), digits.end());
   return digits;
