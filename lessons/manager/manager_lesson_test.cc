@@ -275,6 +275,7 @@ void CppMasterPythonWorker(const std::string& python, bool sha256) {
   EXPECT_EQ(stats.auth_failures, 0);
   EXPECT_GT(sha256 ? stats.sha256_logins : stats.md5_logins, 0);
   EXPECT_EQ(sha256 ? stats.md5_logins : stats.sha256_logins, 0);
+  EXPECT_THAT(ChildPids(getpid()), IsEmpty());
 }
 
 TEST(PythonInteropTest, CppMasterSeedPythonWorker) {
@@ -335,6 +336,7 @@ void PythonMasterCppWorker(const std::string& python) {
   }
   EXPECT_EQ(expected.size(), 10u) << master->text;
   EXPECT_THAT(results, UnorderedElementsAreArray(expected)) << master->text;
+  EXPECT_THAT(ChildPids(getpid()), IsEmpty());
 }
 
 TEST(PythonInteropTest, SeedPythonMasterCppWorker) {
