@@ -4,7 +4,8 @@
 #   tools/setup.sh            # as root, or as a user with sudo
 #
 # Installs with apt-get only what is missing (Bazel 4.2.3, the system GoogleTest,
-# Benchmark, Abseil, gflags, OpenSSL, clang-format, python3), and buildifier from the
+# Benchmark, Abseil, gflags, OpenSSL, clang-format, clang + libFuzzer, python3), and
+# buildifier from the
 # npm registry into /usr/local. Prints what it did; exits non-zero with a clear message
 # on failure.
 set -euo pipefail
@@ -33,6 +34,8 @@ PACKAGES=(
   libbenchmark-dev   # Google Benchmark 1.7
   libssl-dev         # libcrypto, for HMAC in the manager lesson
   clang-format       # formatting check (Google style)
+  clang              # clang++ for the libFuzzer target (tools/fuzz_manager.sh)
+  libclang-rt-14-dev # libFuzzer and clang's sanitizer runtimes
   python3            # /usr/bin/python3: the Python originals, scripts, README checks
   npm                # to install buildifier
   procps             # ps, for the lessons that show process states
