@@ -5,9 +5,8 @@
 #
 # Installs with apt-get only what is missing (Bazel 4.2.3, the system GoogleTest,
 # Benchmark, Abseil, gflags, OpenSSL, clang-format, clang + libFuzzer, python3), and
-# buildifier from the
-# npm registry into /usr/local. Prints what it did; exits non-zero with a clear message
-# on failure.
+# buildifier from the npm registry into /usr/local. Prints what it did; exits non-zero
+# with a clear message on failure.
 set -euo pipefail
 
 say() { printf 'setup: %s\n' "$*"; }
