@@ -30,8 +30,10 @@ void Print(const std::string& line) { std::cout << line << std::endl; }
 void PrintDownloads(const char* style, const DownloadsRun& run) {
   absl::Duration sum;
   for (const DownloadReport& report : run.reports) {
-    Print(absl::StrFormat("  %s: %s took %s on thread %d", style, report.file,
-                          absl::FormatDuration(report.took), report.tid));
+    Print(absl::StrFormat(
+        "  %s: %s took %s on thread %d", style, report.file,
+        absl::FormatDuration(absl::Trunc(report.took, absl::Milliseconds(1))),
+        report.tid));
     sum += report.took;
   }
   Print(absl::StrFormat(
