@@ -12,6 +12,7 @@ per increment, with each row's ratio to an uncontended std::mutex.
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -20,14 +21,20 @@ import time
 N = 1_000_000
 
 
-def per_op_ns(fn, n=N, repeats=5):
-    """Best of `repeats` runs of fn(n), in ns per operation."""
-    best = float("inf")
+def per_op_ns(fn, ops_per_n=1, n=N, repeats=5):
+    """Best of `repeats` runs of fn(n): (wall ns, CPU ns) per increment.
+
+    fn(n) does n * ops_per_n increments in all (its threads together), the
+    same way Google Benchmark counts iterations over all threads.
+    """
+    best_wall = best_cpu = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter_ns()
+        wall, cpu = time.perf_counter_ns(), time.process_time_ns()
         fn(n)
-        best = min(best, (time.perf_counter_ns() - start) / n)
-    return best
+        ops = n * ops_per_n
+        best_wall = min(best_wall, (time.perf_counter_ns() - wall) / ops)
+        best_cpu = min(best_cpu, (time.process_time_ns() - cpu) / ops)
+    return best_wall, best_cpu
 
 
 def py_plain(n):
@@ -66,8 +73,9 @@ def run_cpp(binary):
         [binary, "--benchmark_format=json", "--benchmark_min_time=0.2"],
         check=True, capture_output=True, text=True).stdout
     parsed = json.loads(out)
-    # Wall-clock ns per increment (the C++ benchmarks use UseRealTime()).
-    rows = {b["name"]: b["real_time"] for b in parsed["benchmarks"]}
+    # Google Benchmark divides by the iterations of all threads together.
+    rows = {b["name"]: (b["real_time"], b["cpu_time"])
+            for b in parsed["benchmarks"]}
     return rows, parsed["context"]
 
 
@@ -75,20 +83,22 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("cpp_benchmark", help="path to locks_benchmark")
     args = parser.parse_args()
+    if not os.access(args.cpp_benchmark, os.X_OK):
+        sys.exit(f"error: {args.cpp_benchmark} is not an executable; build it "
+                 "first: bazel build -c opt //lessons/locks:locks_benchmark")
 
     cpp, context = run_cpp(args.cpp_benchmark)
     py = {
         "plain increment": per_op_ns(py_plain),
         "threading.Lock, uncontended": per_op_ns(py_lock_uncontended),
-        # Two threads do N each; report wall time per increment per thread.
-        "threading.Lock, 2 threads": per_op_ns(py_lock_two_threads),
+        "threading.Lock, 2 threads": per_op_ns(py_lock_two_threads, 2),
     }
 
     def cpp_row(name):
         for key, value in cpp.items():
             if key.startswith(name):
                 return value
-        return float("nan")
+        return (float("nan"), float("nan"))
 
     table = [
         ("C++ plain increment (no lock)", cpp_row("BM_PlainIncrement")),
@@ -101,14 +111,17 @@ def main():
         ("Python threading.Lock, uncontended", py["threading.Lock, uncontended"]),
         ("Python threading.Lock, 2 threads", py["threading.Lock, 2 threads"]),
     ]
-    base = cpp_row("BM_MutexIncrement/real_time/threads:1")
+    base = cpp_row("BM_MutexIncrement/real_time/threads:1")[1]
     load = ", ".join(f"{x:.1f}" for x in context.get("load_avg", []))
     print(f"{context.get('num_cpus', '?')} CPUs, load average {load}, "
-          f"Python {sys.version.split()[0]}; wall-clock ns per increment")
-    print(f"| {'operation (one increment)':42} | {'ns':>8} | {'x std::mutex':>12} |")
-    print(f"|{'-' * 44}|{'-' * 10}|{'-' * 14}|")
-    for name, ns in table:
-        print(f"| {name:42} | {ns:8.1f} | {ns / base:12.2f} |")
+          f"Python {sys.version.split()[0]}")
+    print("ns per increment (all threads' increments counted together); the "
+          "ratio uses CPU time")
+    print(f"| {'operation (one increment)':42} | {'wall ns':>8} | {'CPU ns':>8}"
+          f" | {'x std::mutex':>12} |")
+    print(f"|{'-' * 44}|{'-' * 10}|{'-' * 10}|{'-' * 14}|")
+    for name, (wall, cpu) in table:
+        print(f"| {name:42} | {wall:8.1f} | {cpu:8.1f} | {cpu / base:12.2f} |")
 
 
 if __name__ == "__main__":
