@@ -76,11 +76,14 @@ WaysRun GlobalMapByThreadId(const std::vector<std::string>& students,
   }
   WaysRun run;
   run.seen.resize(students.size());
+  // All threads live at once, so no two share a (recycled) thread id.
+  std::latch all_bound(static_cast<std::ptrdiff_t>(students.size()));
   OneThreadPerStudent(students.size(), [&](std::size_t i) {
     {
       std::lock_guard lock(map_mu);
       students_by_thread[std::this_thread::get_id()] = Student{students[i]};
     }
+    all_bound.arrive_and_wait();
     run.seen[i].bound = students[i];
     ProcessStudentFromMap(run.seen[i]);  // do_task_1
     ProcessStudentFromMap(run.seen[i]);  // do_task_2

@@ -39,7 +39,8 @@ WaysRun PassItDown(const std::vector<std::string>& students);
 // Way 2: a global std::map<std::thread::id, Student> with its std::mutex.
 // If `erase_at_exit` is false (the seed's code), entries of finished threads
 // stay in the map forever, and a later thread that gets a recycled id would
-// find a dead thread's student.
+// find a dead thread's student. (The threads are all alive at once here, so
+// their ids are distinct.)
 WaysRun GlobalMapByThreadId(const std::vector<std::string>& students,
                             bool erase_at_exit);
 // Way 3: `thread_local Student` (threading.local()).

@@ -40,10 +40,8 @@ TEST(ThreeWaysTest, GlobalMapKeepsThreadsApartAndCleanVersionLeavesNothing) {
 TEST(ThreeWaysTest, SeedsGlobalMapKeepsDeadThreadsEntries) {
   const WaysRun run = GlobalMapByThreadId(ManyStudents(50), false);
   ExpectEachSawOnlyItsOwn(run, 50);
-  // One entry per thread id still in the map (ids may be recycled, so at most
-  // 50 and at least 1).
-  EXPECT_GE(run.entries_left, 1u);
-  EXPECT_LE(run.entries_left, 50u);
+  // One entry per finished thread is still in the map.
+  EXPECT_EQ(run.entries_left, 50u);
 }
 
 TEST(ThreeWaysTest, ThreadLocalKeepsThreadsApart) {
