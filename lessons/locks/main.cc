@@ -83,9 +83,9 @@ int Main() {
 
   Print("");
   Print("== 3. RLock: a lock you already hold ==");
+  const std::string reentrant = TransferWithReentrantLock();
   Print("  std::recursive_mutex: DepositWithBonus() -> " +
-        (TransferWithReentrantLock().empty() ? std::string("ok, balance 105")
-                                             : TransferWithReentrantLock()));
+        (reentrant.empty() ? std::string("ok, balance 105") : reentrant));
   const absl::Duration patience = absl::Milliseconds(FLAGS_patience_ms);
   Print("  plain (non-reentrant) lock: " + TransferWithPlainLock(patience));
 
@@ -94,9 +94,11 @@ int Main() {
   const ProducerConsumerRun pc = RunProducerConsumer(10000, 3, 8, 1000);
   Print(absl::StrFormat(
       "  Condition: produced sum %d, consumed sum %d (%d items), with 1000 "
-      "spurious wake-ups injected; consumers woke %d times to an empty queue "
-      "and waited again",
-      pc.produced_sum, pc.consumed_sum, pc.consumed_count, pc.empty_wakeups));
+      "spurious wake-ups injected;",
+      pc.produced_sum, pc.consumed_sum, pc.consumed_count));
+  Print(absl::StrFormat(
+      "    consumers woke %d times to an empty queue and waited again",
+      pc.empty_wakeups));
   Print(absl::StrFormat("  Semaphore(3): 10 workers, at most %d inside at once",
                         MaxConcurrentUnderSemaphore(10, 3)));
   Print(
@@ -112,8 +114,9 @@ int Main() {
   Print("");
   Print("== 5. Deadlock: alice locks A then B, bob locks B then A ==");
   const DeadlockRun deadlock = TransferInOppositeOrders(patience);
-  Print(absl::StrFormat("  watchdog broke %d deadlock: %s", deadlock.victims,
-                        deadlock.report));
+  Print(absl::StrFormat("  the watchdog broke %d deadlock; its report:",
+                        deadlock.victims));
+  Print("    " + deadlock.report);
   Print(absl::StrFormat(
       "  transfers done %d, money in the bank %d (was 200): nothing lost",
       deadlock.transfers_done, deadlock.total_money));
