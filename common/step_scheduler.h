@@ -59,7 +59,8 @@ class StepScheduler {
   void Finish(int id);
 
   // Starts num_threads threads running body(id), calls Finish(id) when each
-  // body returns, and joins them all.
+  // body returns, and joins them all. `body` must not throw (a thread that
+  // never finishes would leave the others waiting for their turn).
   void Run(const std::function<void(int id)>& body);
 
   int num_threads() const { return num_threads_; }

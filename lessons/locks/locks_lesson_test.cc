@@ -1,7 +1,12 @@
 #include "lessons/locks/locks_lesson.h"
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <atomic>
 #include <latch>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -202,6 +207,46 @@ TEST(DeadlockTest, ScopedLockTakesBothInAnyOrder) {
   const DeadlockRun run = TransferWithScopedLock(20000);
   EXPECT_EQ(run.transfers_done, 40000);
   EXPECT_EQ(run.total_money, 200);
+}
+
+TEST(LockGraphTest, ThreeThreadCycleHasOneVictimAndThreeLinks) {
+  LockGraph graph(absl::Milliseconds(10));
+  TrackedMutex a(graph, "A"), b(graph, "B"), c(graph, "C");
+  TrackedMutex* locks[] = {&a, &b, &c};
+  std::latch all_hold_one(3);
+  std::atomic<int> victims = 0;
+  std::atomic<int> finished = 0;
+  std::string report;
+  std::mutex report_mu;
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < 3; ++i) {
+      threads.emplace_back([&, i] {
+        const std::string name = "t" + std::to_string(i);
+        pthread_setname_np(pthread_self(), name.c_str());
+        TrackedMutex& mine = *locks[i];
+        TrackedMutex& next =
+            *locks[(i + 1) % 3];  // t0: A->B, t1: B->C, t2: C->A
+        ASSERT_TRUE(mine.Lock().ok());
+        all_hold_one.arrive_and_wait();
+        if (absl::Status status = next.Lock(); !status.ok()) {
+          ++victims;
+          std::lock_guard lock(report_mu);
+          report = std::string(status.message());
+        } else {
+          ++finished;
+          next.Unlock();
+        }
+        mine.Unlock();
+      });
+    }
+  }
+  EXPECT_EQ(victims, 1);
+  EXPECT_EQ(finished, 2);
+  EXPECT_EQ(graph.deadlocks_found(), 1);
+  EXPECT_THAT(report, AllOf(HasSubstr("held by 't0' (who holds 'A')"),
+                            HasSubstr("held by 't1' (who holds 'B')"),
+                            HasSubstr("held by 't2' (who holds 'C')")));
 }
 
 TEST(LockGraphTest, LongWaitWithoutACycleIsNotADeadlock) {
