@@ -51,6 +51,14 @@ def py_lock_uncontended(n):
             counter += 1
 
 
+def py_acquire_release(n):
+    lock = threading.Lock()
+    acquire, release = lock.acquire, lock.release  # no attribute lookups
+    for _ in range(n):
+        acquire()
+        release()
+
+
 def py_lock_two_threads(n):
     lock = threading.Lock()
     state = {"counter": 0}
@@ -91,6 +99,7 @@ def main():
     py = {
         "plain increment": per_op_ns(py_plain),
         "threading.Lock, uncontended": per_op_ns(py_lock_uncontended),
+        "acquire+release only": per_op_ns(py_acquire_release),
         "threading.Lock, 2 threads": per_op_ns(py_lock_two_threads, 2),
     }
 
@@ -109,6 +118,7 @@ def main():
         ("C++ per-thread counters merged, 2 threads", cpp_row("BM_PerThreadCountersMerged/real_time/threads:2")),
         ("Python plain increment (no lock)", py["plain increment"]),
         ("Python threading.Lock, uncontended", py["threading.Lock, uncontended"]),
+        ("Python Lock acquire()+release() only", py["acquire+release only"]),
         ("Python threading.Lock, 2 threads", py["threading.Lock, 2 threads"]),
     ]
     base = cpp_row("BM_MutexIncrement/real_time/threads:1")[1]
