@@ -60,6 +60,8 @@ struct QueueHeader {
   bool getters_asleep = false;
   bool putters_asleep = false;
   bool joiners_asleep = false;
+  // How many times a locker found the previous owner dead (statistics).
+  uint64_t owner_deaths = 0;
 
   const uint64_t capacity;  // ring bytes, a power of two
   const uint64_t max_messages;
@@ -108,6 +110,7 @@ class Queue::Locked {
     if (header_->mutex.Lock() == RobustMutex::Acquired::kOwnerDied) {
       // The counters are consistent (single commit point); but the dead owner
       // may have committed without waking the sleepers. Wake them all.
+      header_->owner_deaths += 1;
       Bump(&header_->not_empty);
       Bump(&header_->not_full);
       Bump(&header_->all_done);
@@ -311,7 +314,8 @@ Queue::Stats Queue::GetStats() {
                .puts = now.puts,
                .gets = now.gets,
                .unfinished = now.unfinished,
-               .closed = now.closed != 0};
+               .closed = now.closed != 0,
+               .owner_deaths = header_->owner_deaths};
 }
 
 absl::Status Queue::TaskDoneImpl() {

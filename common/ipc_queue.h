@@ -106,6 +106,7 @@ class Queue {
     uint64_t gets = 0;        // committed Gets since Create
     uint64_t unfinished = 0;  // JoinableQueue: Puts not yet TaskDone
     bool closed = false;
+    uint64_t owner_deaths = 0;  // locks taken over from a dead owner
   };
 
   // A queue whose ring holds `capacity_bytes` (rounded up to a power of two,
