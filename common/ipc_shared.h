@@ -10,10 +10,11 @@
 //
 // Locking::kLocked (the default, like Python's lock=True) puts a robust
 // process-shared mutex next to the data, and Load, Store, Update and WithLock
-// take it. Locking::kUnlocked has no lock: each Load and Store is a plain
-// memory access, and Update(f) is Load, f, Store with nothing stopping another
-// process in between: two processes can both load 5 and both store 6. The
-// queue_ipc lesson forces exactly that interleaving to show the lost update.
+// take it. Locking::kUnlocked has no lock: each Load and Store is one memory
+// access (a relaxed atomic for numbers), and Update(f) is Load, f, Store with
+// nothing stopping another process in between: two processes can both load 5
+// and both store 6. The queue_ipc lesson forces exactly that interleaving to
+// show the lost update.
 //
 // T must be trivially copyable (a number, a struct of numbers): a pointer or a
 // std::string would point into one process's private memory. Create before
@@ -27,6 +28,7 @@
 #ifndef MULTITASK_COMMON_IPC_SHARED_H_
 #define MULTITASK_COMMON_IPC_SHARED_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -74,21 +76,20 @@ class SharedArray {
 
   T Get(size_t i) const {
     Guard guard(this);
-    return data_[Checked(i)];
+    return LoadAt(Checked(i));
   }
   void Set(size_t i, T value) {
     Guard guard(this);
-    data_[Checked(i)] = value;
+    StoreAt(Checked(i), value);
   }
   // data[i] = f(data[i]), under the lock if there is one; returns the new
   // value.
   template <typename F>
   T Update(size_t i, F f) {
     Guard guard(this);
-    T& element = data_[Checked(i)];
-    const T old = element;
-    element = f(old);
-    return element;
+    const T updated = f(LoadAt(Checked(i)));
+    StoreAt(i, updated);
+    return updated;
   }
   // Calls f(absl::Span<T>) with the lock held, for several elements at once.
   template <typename F>
@@ -138,6 +139,25 @@ class SharedArray {
 
   SharedArray(SharedMapping mapping, RobustMutex* mutex, T* data, size_t size)
       : mapping_(std::move(mapping)), mutex_(mutex), data_(data), size_(size) {}
+
+  // A number is loaded and stored as a relaxed atomic: one real memory access
+  // each time (the compiler may not merge a loop of unlocked Updates into one
+  // addition), and no undefined behaviour when unlocked accesses race. The
+  // race between the load and the store stays: that is the lesson.
+  T LoadAt(size_t i) const {
+    if constexpr (std::is_arithmetic_v<T>) {
+      return std::atomic_ref<T>(data_[i]).load(std::memory_order_relaxed);
+    } else {
+      return data_[i];
+    }
+  }
+  void StoreAt(size_t i, T value) const {
+    if constexpr (std::is_arithmetic_v<T>) {
+      std::atomic_ref<T>(data_[i]).store(value, std::memory_order_relaxed);
+    } else {
+      data_[i] = value;
+    }
+  }
 
   size_t Checked(size_t i) const {
     if (i >= size_) {
