@@ -47,8 +47,9 @@ absl::Status Run() {
     std::cout << queue.words.substr(at, 60) << "\n";
   }
   std::cout << absl::StrFormat(
-      "counter passed through a Queue: Ping %d + Pong %d = %d words\n",
-      queue.ping_words, queue.pong_words, queue.ping_words + queue.pong_words);
+      "counter passed through a Queue: %d words in total\n"
+      "(Ping %d, Pong %d: who gets the token next is up to the scheduler)\n",
+      queue.ping_words + queue.pong_words, queue.ping_words, queue.pong_words);
 
   Section("2. Stopping a reader that loops forever (seed 001)");
   const std::pair<qi::StopReader, const char*> ways[] = {

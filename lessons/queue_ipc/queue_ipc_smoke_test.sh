@@ -13,7 +13,7 @@ expect() {
   fi
 }
 expect "each child has its own copy\): Ping 10 \+ Pong 10 = 20 words"
-expect "counter passed through a Queue: Ping [0-9]+ \+ Pong [0-9]+ = 10 words"
+expect "counter passed through a Queue: 10 words in total"
 expect "terminate\(\) \(SIGTERM\): wrote ABC, reader got A, never read \[BC\]; reader killed by signal 15 \(SIGTERM\)"
 expect "a sentinel message *: wrote ABC, reader got ABC, never read \[\]; reader exited with code 0"
 expect "closing the queue *: wrote ABC, reader got ABC, never read \[\]; reader exited with code 0"
