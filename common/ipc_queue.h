@@ -49,6 +49,8 @@
 //   counters that a dead waiter never decrements); a futex word holds no such
 //   state. Wakes go to ALL sleepers: if we woke one and it were killed before
 //   taking the message, the others would sleep with a message in the queue.
+// - Waiting for the mutex itself has a 20 ms backstop (ipc_robust_mutex.h
+//   explains the kernel race it covers); it never fires in normal operation.
 //
 // The guarantee, precisely:
 // - A message whose Put returned OK is in the queue, and is delivered by
@@ -71,7 +73,7 @@
 // once. The Queue object (the handle) is move-only; each process holds its own
 // copy of it after fork and unmaps its view when the copy is destroyed.
 // Performance: one lock round trip per message; no system call when nobody
-// sleeps. See lessons/queue_ipc/README.md for measurements.
+// sleeps; no spinning. See lessons/queue_ipc/README.md for measurements.
 
 #ifndef MULTITASK_COMMON_IPC_QUEUE_H_
 #define MULTITASK_COMMON_IPC_QUEUE_H_

@@ -16,6 +16,17 @@
 // changed then; the caller decides how to repair it. Lock() has already called
 // pthread_mutex_consistent(), so the mutex itself is usable again.
 //
+// One race is left by the kernel and glibc: the owner unlocks and wakes one
+// sleeping waiter; that waiter is SIGKILLed before it takes the lock; a third
+// process takes the free lock first (so the kernel's clean-up of the dead
+// waiter, which only acts on a free lock, does nothing) and unlocks without
+// waking anyone, because the unlock cleared the "waiters" bit. The other
+// waiters would then sleep forever next to a free lock. (The queue's kill
+// storm test found this.) So Lock() never sleeps longer than kBackstop at a
+// time: normally it is woken at once; in that rare case it retries after at
+// most 20 ms. The lock is only ever held for a few microseconds, so the
+// backstop never fires otherwise.
+//
 // Contract: construct it in place in shared memory before forking (the
 // constructor initialises it); it is trivially destructible, so a
 // SharedObject<RobustMutex> works. Like any pthread mutex it is owned by a
@@ -39,6 +50,9 @@ class RobustMutex {
     kClean,      // the previous owner unlocked it normally
     kOwnerDied,  // the previous owner died holding it: repair the data
   };
+
+  // The longest Lock() sleeps before retrying (see above).
+  static constexpr absl::Duration kBackstop = absl::Milliseconds(20);
 
   RobustMutex();
   RobustMutex(const RobustMutex&) = delete;
