@@ -1,5 +1,9 @@
 #include "common/ipc_robust_mutex.h"
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#endif
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -25,6 +29,19 @@ RobustMutex::Acquired Finish(pthread_mutex_t* mutex, int rc, const char* what) {
     return RobustMutex::Acquired::kOwnerDied;
   }
   Die(what, rc);
+}
+
+// ThreadSanitizer's interceptor for pthread_mutex_timedlock (GCC 12) records
+// the lock only when it returns 0, not EOWNERDEAD (its lock and trylock
+// interceptors handle both), so it would report our Unlock() as "unlock of an
+// unlocked mutex". Tell it ourselves.
+void TellThreadSanitizerWeHoldIt(pthread_mutex_t* mutex) {
+#if defined(__SANITIZE_THREAD__)
+  __tsan_mutex_pre_lock(mutex, __tsan_mutex_try_lock);
+  __tsan_mutex_post_lock(mutex, __tsan_mutex_try_lock, 0);
+#else
+  (void)mutex;
+#endif
 }
 
 }  // namespace
@@ -59,6 +76,7 @@ absl::StatusOr<RobustMutex::Acquired> RobustMutex::LockUntil(
     const timespec until =
         absl::ToTimespec(std::min(deadline, now + kBackstop));
     const int rc = pthread_mutex_timedlock(&mutex_, &until);
+    if (rc == EOWNERDEAD) TellThreadSanitizerWeHoldIt(&mutex_);
     if (rc != ETIMEDOUT) return Finish(&mutex_, rc, "timedlock");
   }
 }
