@@ -134,6 +134,19 @@ TEST_F(QueueDeathTest, CloseWakesEveryBlockedGetter) {
   }
 }
 
+TEST_F(QueueDeathTest, CloseWakesABlockedPutterWithClosed) {
+  Queue queue = Queue::Create(64).value();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(queue.Put("12345678").ok());  // full
+  Child putter = Child::Fork([&] {
+                   absl::Status put = queue.Put("12345678");
+                   return absl::IsFailedPrecondition(put) ? 0 : 1;
+                 }).value();
+  AwaitSleeping(putter.pid());
+  queue.Close();
+  EXPECT_TRUE(putter.Wait().value().success());
+  EXPECT_EQ(queue.GetStats().messages, 4u);  // still there to drain
+}
+
 TEST_F(QueueDeathTest, JoinReturnsWhenWorkersMarkEveryTaskDone) {
   JoinableQueue queue = JoinableQueue::Create().value();
   constexpr int kTasks = 50;
