@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -92,7 +93,7 @@ Code SleepLoop(std::int64_t iterations, std::chrono::microseconds sleep) {
   };
 }
 
-RunResult Run(const Code& code, Gil* gil) {
+RunResult Interpret(const Code& code, Gil* gil, const RunOptions& options) {
   if (static_cast<int>(code.initial_locals.size()) != code.num_locals) {
     Malformed("initial_locals size != num_locals", 0);
   }
@@ -121,6 +122,11 @@ RunResult Run(const Code& code, Gil* gil) {
     if (gil != nullptr && gil->DropRequested()) {
       gil->Yield();
       ++result.yields;
+    }
+    if (options.stop != nullptr &&
+        options.stop->load(std::memory_order_relaxed)) {
+      result.stopped = true;
+      break;
     }
     if (pc >= code.instructions.size()) Malformed("pc out of range", pc);
     const Instruction& in = code.instructions[pc];
@@ -153,11 +159,22 @@ RunResult Run(const Code& code, Gil* gil) {
         break;
       case Op::kSleepMicros: {
         const std::chrono::microseconds d(in.arg);
-        if (gil != nullptr) {
-          gil->BlockingCall([d] { SleepFor(d); });
+        const bool release = gil != nullptr && options.release_gil_to_sleep;
+        if (release) gil->Release();  // Py_BEGIN_ALLOW_THREADS
+        if (options.sleep) {
+          options.sleep(d);
         } else {
           SleepFor(d);
         }
+        if (release) {
+          const auto woke = std::chrono::steady_clock::now();
+          gil->Acquire();  // Py_END_ALLOW_THREADS
+          const auto wait = std::chrono::steady_clock::now() - woke;
+          result.gil_wait_after_sleep += wait;
+          result.max_gil_wait_after_sleep = std::max<std::chrono::nanoseconds>(
+              result.max_gil_wait_after_sleep, wait);
+        }
+        ++result.sleeps;
         break;
       }
       case Op::kReturn:
@@ -165,6 +182,8 @@ RunResult Run(const Code& code, Gil* gil) {
         return result;
     }
   }
+  if (gil != nullptr) gil->Release();
+  return result;
 }
 
 std::string Disassemble(const Code& code) {

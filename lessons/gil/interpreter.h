@@ -6,23 +6,26 @@
 //         x = x ^ 1
 //         n -= 1
 // and an I/O-bound loop that sleeps (a blocking call) in every iteration. Like
-// CPython's ceval loop, Run() holds the GIL while it executes bytecodes, looks
-// at the drop request between two bytecodes and hands the GIL over when asked,
-// and releases it around a blocking call (the kSleep opcode).
+// CPython's ceval loop, Interpret() holds the GIL while it executes bytecodes,
+// looks at the drop request between two bytecodes and hands the GIL over when
+// asked, and releases it around a blocking call (the kSleep opcode).
 //
 // Example:
 //   Gil gil;
 //   Code code = BusyLoop(1'000'000);
-//   RunResult r = Run(code, &gil);   // r.locals[kX] == 0 (even count)
-//   RunResult f = Run(code, nullptr);  // no GIL: like C++ or free-threaded
+//   RunResult r = Interpret(code, &gil);   // r.locals[kX] == 0 (even count)
+//   RunResult f = Interpret(code, nullptr);  // no GIL: like C++ or
+//   free-threaded
 //
-// Thread-safety: Run() may be called from many threads at once, each with its
-// own Code or sharing a const one; they share only the Gil.
+// Thread-safety: Interpret() may be called from many threads at once, each with
+// its own Code or sharing a const one; they share only the Gil.
 #ifndef MULTITASK_LESSONS_GIL_INTERPRETER_H_
 #define MULTITASK_LESSONS_GIL_INTERPRETER_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -64,17 +67,35 @@ Code BusyLoop(std::int64_t iterations);
 // sleeps.
 Code SleepLoop(std::int64_t iterations, std::chrono::microseconds sleep);
 
+struct RunOptions {
+  // What kSleepMicros does; nanosleep() when empty. Tests plug in a sleep that
+  // meets the other sleepers instead.
+  std::function<void(std::chrono::microseconds)> sleep;
+  // false: sleep while still holding the GIL, like a C extension that forgets
+  // Py_BEGIN_ALLOW_THREADS. Then nobody else runs meanwhile.
+  bool release_gil_to_sleep = true;
+  // When set (checked between bytecodes, like a pending signal), Interpret()
+  // stops early and returns.
+  const std::atomic<bool>* stop = nullptr;
+};
+
 struct RunResult {
   std::int64_t bytecodes = 0;  // instructions executed
   std::int64_t yields = 0;     // times this thread handed the GIL over
+  bool stopped = false;        // RunOptions::stop ended the run
   std::vector<std::int64_t> locals;
+  // After each blocking call: the time from "the sleep is over" to "holding
+  // the GIL again" (the convoy effect), summed, and the worst one.
+  std::chrono::nanoseconds gil_wait_after_sleep{0};
+  std::chrono::nanoseconds max_gil_wait_after_sleep{0};
+  std::int64_t sleeps = 0;
 };
 
-// Runs `code` to kReturn. With a `gil`, acquires it first, checks the drop
+// Interprets `code` up to kReturn. With a `gil`, acquires it first, checks the drop
 // request between bytecodes, releases it around kSleepMicros and at the end.
 // With nullptr, runs freely (no GIL). The code must be well formed (jumps in
 // range, stack not underflowing); malformed code aborts.
-RunResult Run(const Code& code, Gil* gil);
+RunResult Interpret(const Code& code, Gil* gil, const RunOptions& options = {});
 
 // One line per instruction, like Python's dis.dis(), for the README and --dis.
 std::string Disassemble(const Code& code);
