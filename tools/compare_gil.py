@@ -8,8 +8,9 @@ one thread:
   - N processes (CPython: multiprocessing with fork; emulation: forked
     children, each with its own Gil)
   - I/O-bound threads, each sleeping K times (GIL released while sleeping)
-The two sides alternate, `--repeats` times, and the median of each ratio is
-printed side by side, with emulation / CPython.
+The two sides alternate, `--repeats` times; each ratio divides the best
+(least disturbed) wall time of an experiment by the best serial time, and the
+two columns are printed side by side, with emulation / CPython.
 
 Usage (from the repository root):
   bazel build -c opt //lessons/gil
@@ -26,7 +27,6 @@ import argparse
 import csv
 import multiprocessing
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -73,29 +73,31 @@ def run_processes(count, target, args):
 
 
 def calibrate(work_ms):
-    """Iterations of busy() that take about work_ms on one thread."""
+    """Iterations of busy() that take about work_ms of CPU time on one thread
+    (CPU time, not wall time: other processes' turns do not count)."""
     n = 10000
     while True:
-        took = timed(lambda: busy(n))
+        t0 = time.thread_time()
+        busy(n)
+        took = time.thread_time() - t0
         if took >= 0.02:
             return max(1, int(n * work_ms / 1000.0 / took))
         n *= 4
 
 
-def cpython_ratios(workers, n, io_threads, io_sleeps, io_sleep):
-    serial = timed(lambda: busy(workers * n))
-    processes = timed(lambda: run_processes(workers, busy, (n,)))
-    threads = timed(lambda: run_threads(workers, busy, (n,)))
-    io = timed(lambda: run_threads(io_threads, sleepy, (io_sleeps, io_sleep)))
-    io_serial = timed(lambda: sleepy(io_threads * io_sleeps, io_sleep))
+def cpython_times(workers, n, io_threads, io_sleeps, io_sleep):
+    """Wall seconds of each experiment, in the order the C++ binary runs them."""
     return {
-        "threads_gil": threads / serial,
-        "processes": processes / serial,
-        "io_threads": io / io_serial,
+        "processes": timed(lambda: run_processes(workers, busy, (n,))),
+        "serial": timed(lambda: busy(workers * n)),
+        "threads_gil": timed(lambda: run_threads(workers, busy, (n,))),
+        "io_threads": timed(lambda: run_threads(io_threads, sleepy,
+                                                (io_sleeps, io_sleep))),
+        "io_serial": timed(lambda: sleepy(io_threads * io_sleeps, io_sleep)),
     }
 
 
-def emulation_ratios(binary, workers, args):
+def emulation_times(binary, workers, args):
     cmd = [
         binary,
         "--compare",
@@ -106,15 +108,16 @@ def emulation_ratios(binary, workers, args):
         "--io_sleep_ms=%d" % args.io_sleep_ms,
     ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    ratios = {}
+    times = {}
     for line in out.splitlines():
         name, value = line.split()
-        ratios[name] = float(value)
-    return ratios
+        times[name] = float(value)
+    return times
 
 
-def median_of(runs, key):
-    return statistics.median(r[key] for r in runs)
+def best_ratio(runs, key, baseline):
+    """min(wall) / min(baseline wall): the least disturbed run of each."""
+    return min(r[key] for r in runs) / min(r[baseline] for r in runs)
 
 
 def main():
@@ -129,7 +132,7 @@ def main():
     parser.add_argument("--io_sleeps", type=int, default=10)
     parser.add_argument("--io_sleep_ms", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3,
-                        help="runs per side; the median is shown")
+                        help="runs per side; the best time of each is used")
     parser.add_argument("--csv", help="also write the ratios per worker count here")
     args = parser.parse_args()
 
@@ -141,20 +144,22 @@ def main():
     io_sleep = args.io_sleep_ms / 1000.0
 
     print("python %s, %d CPUs, %d busy-loop iterations per worker in CPython, "
-          "median of %d runs" % (sys.version.split()[0], os.cpu_count(), n,
+          "best of %d runs" % (sys.version.split()[0], os.cpu_count(), n,
                                  args.repeats))
     rows = []
     for workers in workers_list:
         py_runs, emu_runs = [], []
         for _ in range(args.repeats):  # alternate, so load hits both alike
-            py_runs.append(cpython_ratios(workers, n, args.io_threads,
-                                          args.io_sleeps, io_sleep))
-            emu_runs.append(emulation_ratios(args.binary, workers, args))
+            py_runs.append(cpython_times(workers, n, args.io_threads,
+                                         args.io_sleeps, io_sleep))
+            emu_runs.append(emulation_times(args.binary, workers, args))
         row = {"workers": workers}
-        for key in ("threads_gil", "processes", "io_threads"):
-            row["py_" + key] = median_of(py_runs, key)
-            row["emu_" + key] = median_of(emu_runs, key)
-        row["emu_threads_nogil"] = median_of(emu_runs, "threads_nogil")
+        for key in ("threads_gil", "processes"):
+            row["py_" + key] = best_ratio(py_runs, key, "serial")
+            row["emu_" + key] = best_ratio(emu_runs, key, "serial")
+        row["py_io_threads"] = best_ratio(py_runs, "io_threads", "io_serial")
+        row["emu_io_threads"] = best_ratio(emu_runs, "io_threads", "io_serial")
+        row["emu_threads_nogil"] = best_ratio(emu_runs, "threads_nogil", "serial")
         rows.append(row)
 
         print()

@@ -29,8 +29,8 @@ absl::Duration ProcessCpuTime();
 // CPU time used by this process's reaped children (getrusage(RUSAGE_CHILDREN)).
 absl::Duration ReapedChildrenCpuTime();
 
-// How many BusyLoop iterations take about `target` on one thread here (with
-// the GIL, uncontended), measured on the spot.
+// How many BusyLoop iterations take about `target` of CPU time on one thread
+// here (with the GIL, uncontended), measured on the spot.
 std::int64_t IterationsFor(absl::Duration target);
 
 enum class Locking { kGil, kNoGil };

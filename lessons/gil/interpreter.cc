@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_format.h"
 
@@ -187,23 +188,29 @@ RunResult Interpret(const Code& code, Gil* gil, const RunOptions& options) {
 }
 
 std::string Disassemble(const Code& code) {
+  static constexpr const char* kLocalNames[] = {"x", "n"};
   std::string out;
   for (std::size_t i = 0; i < code.instructions.size(); ++i) {
     const Instruction& in = code.instructions[i];
-    absl::StrAppendFormat(&out, "%3d %-13s", i, OpName(in.op));
+    std::string line = absl::StrFormat("%3d %s", i, OpName(in.op));
     switch (in.op) {
-      case Op::kLoadConst:
       case Op::kLoadFast:
       case Op::kStoreFast:
+        absl::StrAppendFormat(
+            &line, "%*d (%s)", 16 - std::strlen(OpName(in.op)), in.arg,
+            in.arg >= 0 && in.arg < 2 ? kLocalNames[in.arg] : "?");
+        break;
+      case Op::kLoadConst:
       case Op::kJumpIfZero:
       case Op::kJump:
       case Op::kSleepMicros:
-        absl::StrAppendFormat(&out, " %d", in.arg);
+        absl::StrAppendFormat(&line, "%*d", 16 - std::strlen(OpName(in.op)),
+                              in.arg);
         break;
       default:
         break;
     }
-    out += "\n";
+    out += line + "\n";
   }
   return out;
 }

@@ -91,13 +91,14 @@ struct RunResult {
   std::int64_t sleeps = 0;
 };
 
-// Interprets `code` up to kReturn. With a `gil`, acquires it first, checks the drop
-// request between bytecodes, releases it around kSleepMicros and at the end.
-// With nullptr, runs freely (no GIL). The code must be well formed (jumps in
-// range, stack not underflowing); malformed code aborts.
+// Interprets `code` up to kReturn. With a `gil`, acquires it first, checks the
+// drop request between bytecodes, releases it around kSleepMicros and at the
+// end. With nullptr, runs freely (no GIL). The code must be well formed (jumps
+// in range, stack not underflowing); malformed code aborts.
 RunResult Interpret(const Code& code, Gil* gil, const RunOptions& options = {});
 
-// One line per instruction, like Python's dis.dis(), for the README and --dis.
+// One line per instruction, like Python's dis.dis(), for the README and
+// --dis (slots 0 and 1 are shown as x and n).
 std::string Disassemble(const Code& code);
 
 }  // namespace multitask

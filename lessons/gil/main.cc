@@ -17,7 +17,7 @@
 #include "lessons/gil/interpreter.h"
 
 DEFINE_int32(workers, 2, "threads (or processes) running the busy loop");
-DEFINE_int32(work_ms, 300,
+DEFINE_int32(work_ms, 200,
              "busy-loop work per worker, in ms of one thread's time");
 DEFINE_int32(switch_interval_us, 5000,
              "the GIL's switch interval (CPython: sys.getswitchinterval())");
@@ -27,8 +27,8 @@ DEFINE_int32(io_sleep_ms, 20, "length of one sleep");
 DEFINE_int32(convoy_ops, 100, "I/O operations in the convoy demo");
 DEFINE_int32(convoy_io_us, 500, "length of one I/O operation (a sleep)");
 DEFINE_bool(compare, false,
-            "print only the ratios wall/serial, one 'name value' per line, "
-            "for tools/compare_gil.py");
+            "print only the wall times in seconds, one 'name value' per "
+            "line, for tools/compare_gil.py");
 DEFINE_bool(dis, false, "print the busy loop's bytecode and exit");
 
 namespace multitask {
@@ -85,12 +85,17 @@ int Main() {
     return 1;
   }
   if (FLAGS_compare) {
-    std::printf("threads_gil %.3f\n",
-                Ratio(m->gil_threads.wall, m->serial.wall));
-    std::printf("threads_nogil %.3f\n",
-                Ratio(m->free_threads.wall, m->serial.wall));
-    std::printf("processes %.3f\n", Ratio(m->processes.wall, m->serial.wall));
-    std::printf("io_threads %.3f\n", Ratio(m->io.wall, m->io_serial.wall));
+    // Raw wall times in seconds: tools/compare_gil.py takes the best of
+    // several runs of each before dividing (robust to a busy machine).
+    const auto seconds = [](absl::Duration d) {
+      return absl::ToDoubleSeconds(d);
+    };
+    std::printf("serial %.4f\n", seconds(m->serial.wall));
+    std::printf("threads_gil %.4f\n", seconds(m->gil_threads.wall));
+    std::printf("threads_nogil %.4f\n", seconds(m->free_threads.wall));
+    std::printf("processes %.4f\n", seconds(m->processes.wall));
+    std::printf("io_threads %.4f\n", seconds(m->io.wall));
+    std::printf("io_serial %.4f\n", seconds(m->io_serial.wall));
     return 0;
   }
 
