@@ -10,13 +10,14 @@ Gil::Gil(std::chrono::microseconds switch_interval)
                     ? std::chrono::microseconds(1)
                     : switch_interval) {}
 
-std::int64_t Gil::Acquire() {
+Gil::AcquireReport Gil::Acquire() {
   std::unique_lock lock(mu_);
   if (locked_ && last_holder_ == std::this_thread::get_id()) {
     std::fprintf(stderr, "Gil::Acquire: this thread already holds the GIL\n");
     std::abort();
   }
   const std::int64_t switches_on_entry = stats_.switches;
+  AcquireReport report;
   while (locked_) {
     const std::int64_t saved_switches = stats_.switches;
     const bool timed_out =
@@ -28,6 +29,7 @@ std::int64_t Gil::Acquire() {
         !drop_request_.load(std::memory_order_relaxed)) {
       drop_request_.store(true, std::memory_order_relaxed);
       ++stats_.drop_requests;
+      ++report.drop_requests;
     }
   }
   locked_ = true;
@@ -39,9 +41,11 @@ std::int64_t Gil::Acquire() {
   }
   // Whoever asked, the request is answered: the lock changed hands.
   drop_request_.store(false, std::memory_order_relaxed);
-  std::int64_t handovers = stats_.switches - switches_on_entry;
-  if (handovers > 0) --handovers;  // the last one was to this thread
-  return handovers;
+  report.handovers_to_others = stats_.switches - switches_on_entry;
+  if (report.handovers_to_others > 0) {
+    --report.handovers_to_others;  // the last one was to this thread
+  }
+  return report;
 }
 
 void Gil::Release() {

@@ -63,10 +63,17 @@ class Gil {
   Gil(const Gil&) = delete;
   Gil& operator=(const Gil&) = delete;
 
-  // Blocks until this thread holds the lock (CPython's take_gil). Returns how
-  // many times the lock passed between OTHER threads while this one waited
-  // (0 if it got the lock at the first handover): a starvation measure.
-  std::int64_t Acquire();
+  // What one Acquire() waited for: a starvation measure.
+  struct AcquireReport {
+    // Times the lock passed between OTHER threads while this one waited (0:
+    // it got the lock at the first handover).
+    std::int64_t handovers_to_others = 0;
+    // Drop requests this call made (each one: a whole switch interval waited).
+    std::int64_t drop_requests = 0;
+  };
+
+  // Blocks until this thread holds the lock (CPython's take_gil).
+  AcquireReport Acquire();
 
   // Drops the lock (CPython's drop_gil). If a waiter had asked for it, also
   // waits until some other thread has taken it, so the caller cannot win it
