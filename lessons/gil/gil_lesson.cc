@@ -79,12 +79,15 @@ CpuRun RunBusyThreads(int workers, std::int64_t iterations, Locking locking,
   const Code code = BusyLoop(iterations);
   CpuRun run;
   run.workers = workers;
+  std::atomic<std::int64_t> bytecodes{0};
   std::tie(run.wall, run.cpu) = Timed([&] {
     std::vector<std::jthread> threads;
     for (int i = 0; i < workers; ++i) {
-      threads.emplace_back([&] { Interpret(code, maybe_gil); });
+      threads.emplace_back(
+          [&] { bytecodes += Interpret(code, maybe_gil).bytecodes; });
     }
   });
+  run.bytecodes = bytecodes.load();
   if (maybe_gil != nullptr) run.gil = gil.stats();
   return run;
 }
@@ -94,7 +97,8 @@ CpuRun RunBusySerial(int workers, std::int64_t iterations) {
   const Code code = BusyLoop(workers * iterations);
   CpuRun run;
   run.workers = 1;
-  std::tie(run.wall, run.cpu) = Timed([&] { Interpret(code, &gil); });
+  std::tie(run.wall, run.cpu) =
+      Timed([&] { run.bytecodes = Interpret(code, &gil).bytecodes; });
   run.gil = gil.stats();
   return run;
 }

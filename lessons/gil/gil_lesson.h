@@ -40,6 +40,7 @@ struct CpuRun {
   absl::Duration wall;
   absl::Duration cpu;  // process (or children's) CPU time during the run
   Gil::Stats gil;      // zero for kNoGil and for processes
+  std::int64_t bytecodes = 0;  // executed by all threads (0 for processes)
   // Cores kept busy on average: CPU time / wall time.
   double cores() const { return absl::FDivDuration(cpu, wall); }
 };

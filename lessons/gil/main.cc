@@ -4,6 +4,7 @@
 // processes; I/O-bound threads; the convoy effect. Prints what to notice.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -117,17 +118,28 @@ int Main() {
   row("threads, no GIL (C++)", m->free_threads);
   row("processes, a GIL each", m->processes);
   std::printf(
-      "   Notice: with the GIL the threads keep ~1 core busy (cores = CPU time "
-      "/ wall time)\n   and take as long as doing the work serially; without "
-      "it, or in processes,\n   they use up to %d cores.\n",
+      "   Notice: with the GIL the threads keep at most 1 core busy (cores = "
+      "CPU "
+      "time / wall\n   time) and take as long as doing the work serially; "
+      "without it, or in processes,\n   they can use up to %d cores.\n",
       n);
+  if (n >= 2 && m->free_threads.cores() < 1.5) {
+    std::printf(
+        "   (This run got only %.2f cores even without the GIL: the machine is "
+        "busy, and Linux\n   shares the CPUs between sessions, not between "
+        "threads.)\n",
+        m->free_threads.cores());
+  }
   const Gil::Stats& s = m->gil_threads.gil;
+  const std::int64_t switches = std::max<std::int64_t>(1, s.switches);
   std::printf(
-      "   The GIL changed hands %lld times in %s: %lld drop requests, i.e. "
-      "about once per\n   switch interval, not \"every 100 bytecodes\" (that "
-      "was Python 2).\n",
-      static_cast<long long>(s.switches), Ms(m->gil_threads.wall).c_str(),
-      static_cast<long long>(s.drop_requests));
+      "   The GIL changed hands %lld times (%lld drop requests) in %s: every "
+      "%s on average,\n   every %lld bytecodes - not \"every 100 bytecodes\" "
+      "(that was Python 2).\n",
+      static_cast<long long>(s.switches),
+      static_cast<long long>(s.drop_requests), Ms(m->gil_threads.wall).c_str(),
+      Ms(m->gil_threads.wall / switches).c_str(),
+      static_cast<long long>(m->gil_threads.bytecodes / switches));
 
   std::printf(
       "\n2. I/O-bound: %d threads each sleep %d x %d ms (GIL released while "
@@ -162,8 +174,9 @@ int Main() {
         Ms(c.mean_gil_wait).c_str(), Ms(c.max_gil_wait).c_str());
   }
   std::printf(
-      "   Notice: next to a CPU-bound thread every I/O completion waits about "
-      "one switch\n   interval (%d us) for the GIL: the I/O thread crawls.\n",
+      "   Notice: next to a CPU-bound thread every I/O completion waits for a "
+      "drop request,\n   i.e. a switch interval (%d us) or more, for the GIL: "
+      "the I/O thread crawls.\n",
       FLAGS_switch_interval_us);
   return 0;
 }
