@@ -46,7 +46,8 @@ struct CpuRun {
 };
 
 // `workers` threads each run BusyLoop(iterations) under one shared Gil (kGil)
-// or with no lock at all (kNoGil).
+// or each under its own (kNoGil: nothing shared, as in C++ or free-threaded
+// Python, at the same cost per bytecode).
 CpuRun RunBusyThreads(
     int workers, std::int64_t iterations, Locking locking,
     std::chrono::microseconds switch_interval = Gil::kDefaultSwitchInterval);

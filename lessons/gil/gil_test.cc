@@ -72,7 +72,10 @@ TEST(GilTest, NeverTwoHoldersAtOnce) {
   const Gil::Stats stats = gil.stats();
   // Every thread took the GIL at least once, each time from another thread.
   EXPECT_THAT(stats.switches, Ge(kThreads));
-  EXPECT_EQ(stats.forced_switches, yields.load());
+  // Every Yield() was a forced switch; so may be each thread's final Release()
+  // (if a request was pending then).
+  EXPECT_THAT(stats.forced_switches, Ge(yields.load()));
+  EXPECT_THAT(stats.forced_switches, Le(yields.load() + kThreads));
   RecordProperty("switches", static_cast<int>(stats.switches));
   RecordProperty("yields", static_cast<int>(yields.load()));
 }
