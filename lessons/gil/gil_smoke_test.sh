@@ -7,7 +7,9 @@ out="$("$bin" --workers=2 --work_ms=20 --io_threads=3 --io_sleeps=2 \
 echo "$out"
 echo "$out" | grep -q "threads, one GIL"
 echo "$out" | grep -q "processes, a GIL each"
-echo "$out" | grep -q "GIL released: .* at most 3 asleep at once"
+# How many overlap depends on scheduling (the test suite proves overlap by
+# construction); sleeping with the GIL held can never overlap.
+echo "$out" | grep -q "GIL released: .* asleep at once"
 echo "$out" | grep -q "GIL held: .* at most 1 asleep at once"
 echo "$out" | grep -q "next to a CPU-bound thread"
 cmp="$("$bin" --compare --work_ms=20 --io_sleeps=2 --io_sleep_ms=5)"
