@@ -89,11 +89,19 @@ TEST(GilTest, WaiterGetsTheGilAtTheFirstHandover) {
   Gil gil(kShortInterval);
   std::atomic<bool> stop{false};
   std::latch hog_holds(1);
+  int yields = 0;
+  int yields_without_handover = 0;
   std::jthread hog([&] {
     gil.Acquire();
     hog_holds.count_down();
     while (!stop.load(std::memory_order_relaxed)) {
-      if (gil.DropRequested()) gil.Yield();  // the only way it lets go
+      if (gil.DropRequested()) {  // the only way it lets go
+        const std::int64_t before = gil.stats().switches;
+        gil.Yield();
+        // Forced switching: the GIL went to the waiter and back.
+        if (gil.stats().switches - before < 2) ++yields_without_handover;
+        ++yields;
+      }
     }
     gil.Release();
   });
@@ -106,6 +114,7 @@ TEST(GilTest, WaiterGetsTheGilAtTheFirstHandover) {
   }
   stop.store(true);
   hog.join();
+  EXPECT_EQ(yields_without_handover, 0) << "of " << yields << " yields";
   const Gil::Stats stats = gil.stats();
   // The hog never releases on its own, so every round needed a drop request
   // (the first round certainly; later the hog may not have it back yet).
