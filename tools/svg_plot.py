@@ -14,8 +14,9 @@ Google Benchmark input (`bazel run -c opt //x:y_benchmark --
 --benchmark_format=json > b.json`):
   python3 tools/svg_plot.py --benchmark-json b.json --metric real_time \\
       --log-y -o out.svg
-  A benchmark named "BM_Pipe/64" is the point x=64 of series "BM_Pipe"; names
-  without an argument become bars (one per benchmark). --metric is any numeric
+  A benchmark named "BM_Pipe/64" (or "BM_Pipe/64/real_time", or
+  "BM_Pipe/threads:64") is the point x=64 of series "BM_Pipe"; names without an
+  argument become bars (one per benchmark). --metric is any numeric
   field of a run: real_time (default), cpu_time, items_per_second,
   bytes_per_second, or a user counter. Aggregates (mean/median/stddev) are
   skipped unless --aggregate mean (or median) picks one of them.
@@ -86,7 +87,8 @@ def read_benchmark_json(path, metric, aggregate):
             name = b["name"]
         if metric not in b:
             sys.exit("%s: benchmark %r has no field %r" % (path, name, metric))
-        m = re.match(r"^(.*?)/(\d+(?:\.\d+)?)(?:/.*)?$", name)
+        # "BM_Pipe/64", "BM_Pipe/64/real_time", "BM_Pipe/threads:4": x = 64 or 4.
+        m = re.match(r"^(.*?)/(?:threads:)?(\d+(?:\.\d+)?)(?:/.*)?$", name)
         series, x = (m.group(1), m.group(2)) if m else (name, "")
         if series not in points:
             points[series] = {}

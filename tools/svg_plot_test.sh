@@ -33,6 +33,17 @@ wellformed "$dir/b.svg"
 grep -q ">BM_Fork<" "$dir/b.svg"
 grep -q "real_time (ns)" "$dir/b.svg"
 grep -q ">1e+06<" "$dir/b.svg"  # log axis tick
+cat >"$dir/threads.json" <<'JSON'
+{"benchmarks": [
+ {"name": "BM_A/threads:1", "real_time": 5, "time_unit": "us"},
+ {"name": "BM_A/threads:2", "real_time": 7, "time_unit": "us"},
+ {"name": "BM_B/8/real_time", "real_time": 3, "time_unit": "us"},
+ {"name": "BM_B/16/real_time", "real_time": 4, "time_unit": "us"}
+]}
+JSON
+python3 "$plot" --benchmark-json "$dir/threads.json" -o "$dir/t.svg"
+wellformed "$dir/t.svg"
+test "$(grep -c "<polyline" "$dir/t.svg")" -eq 2  # BM_A and BM_B as lines
 python3 "$plot" --benchmark-json "$dir/bench.json" --kind bar -o "$dir/c.svg"
 wellformed "$dir/c.svg"
 grep -q "<rect x=" "$dir/c.svg"
