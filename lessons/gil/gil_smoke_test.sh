@@ -16,6 +16,10 @@ cmp="$("$bin" --compare --work_ms=20 --io_sleeps=2 --io_sleep_ms=5)"
 echo "$cmp" | grep -q "^threads_gil [0-9.]*$"
 echo "$cmp" | grep -q "^processes [0-9.]*$"
 "$bin" --dis | grep -q BINARY_XOR
+if "$bin" --workers=1000 2>/dev/null; then
+  echo "expected --workers=1000 to fail" >&2
+  exit 1
+fi
 if "$bin" --workers=0 2>/dev/null; then
   echo "expected --workers=0 to fail" >&2
   exit 1

@@ -19,7 +19,7 @@
 
 DEFINE_int32(workers, 2, "threads (or processes) running the busy loop");
 DEFINE_int32(work_ms, 200,
-             "busy-loop work per worker, in ms of one thread's time");
+             "busy-loop work per worker, in ms of CPU time on one thread");
 DEFINE_int32(switch_interval_us, 5000,
              "the GIL's switch interval (CPython: sys.getswitchinterval())");
 DEFINE_int32(io_threads, 4, "I/O-bound threads");
@@ -72,6 +72,10 @@ int Main() {
       FLAGS_io_threads < 1 || FLAGS_io_sleeps < 1 || FLAGS_io_sleep_ms < 0 ||
       FLAGS_convoy_ops < 1 || FLAGS_convoy_io_us < 0) {
     std::fprintf(stderr, "gil: every number flag must be positive\n");
+    return 2;
+  }
+  if (FLAGS_workers > 64 || FLAGS_io_threads > 256) {
+    std::fprintf(stderr, "gil: at most 64 --workers and 256 --io_threads\n");
     return 2;
   }
   if (FLAGS_dis) {
