@@ -168,9 +168,10 @@ ConvoyRun MeasureConvoy(std::int64_t io_ops, std::chrono::microseconds io,
   ConvoyRun run;
   run.with_cpu_thread = with_cpu_thread;
   run.io_ops = io_ops;
+  // Declared before the thread: it must outlive the thread's count_down().
+  std::latch running(1);
   std::jthread cpu_thread;
   if (with_cpu_thread) {
-    std::latch running(1);
     cpu_thread = std::jthread([&] {
       // Effectively endless: stopped once the I/O thread is done.
       const Code forever = BusyLoop(std::int64_t{1} << 62);
