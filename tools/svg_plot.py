@@ -9,6 +9,9 @@ CSV input (a header row, then one row per x value):
       --log-y --title "Wall time / serial" --y-label ratio -o out.svg
   --y takes a comma-separated list of columns (default: every column but --x);
   each becomes one series. Empty cells are skipped.
+  Long-format CSV (one row per series and x): --series COLUMN makes one series per
+  distinct value of COLUMN, plotting the single --y column, e.g.
+  --csv echo_load.csv --x connections --y requests_per_s --series model
 
 Google Benchmark input (`bazel run -c opt //x:y_benchmark --
 --benchmark_format=json > b.json`):
@@ -48,10 +51,22 @@ def as_number(text):
         return None
 
 
-def read_csv(path, x_col, y_cols):
-    """Returns (x values as strings, {series: [value or None per x]})."""
+WHERE = []  # [(column, value)] from --where: keep only the rows that match all
+
+
+def read_rows(path):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
+    for column, value in WHERE:
+        if rows and column not in rows[0]:
+            sys.exit("%s: no column %r for --where" % (path, column))
+        rows = [r for r in rows if r[column] == value]
+    return rows
+
+
+def read_csv(path, x_col, y_cols):
+    """Returns (x values as strings, {series: [value or None per x]})."""
+    rows = read_rows(path)
     if not rows:
         sys.exit("%s: no data rows" % path)
     columns = list(rows[0].keys())
@@ -67,6 +82,25 @@ def read_csv(path, x_col, y_cols):
     xs = [r[x_col] for r in rows]
     series = {c: [as_number(r[c]) for r in rows] for c in y_cols}
     return x_col, xs, series
+
+
+def read_long_csv(path, x_col, y_col, series_col):
+    """Long format: returns (x name, x values, {series value: [y per x]})."""
+    rows = read_rows(path)
+    if not rows:
+        sys.exit("%s: no data rows" % path)
+    for c in (x_col, y_col, series_col):
+        if c not in rows[0]:
+            sys.exit("%s: no column %r (columns: %s)" % (path, c, ", ".join(rows[0])))
+    xs, names, points = [], [], {}
+    for r in rows:
+        if r[x_col] not in xs:
+            xs.append(r[x_col])
+        if r[series_col] not in points:
+            names.append(r[series_col])
+            points[r[series_col]] = {}
+        points[r[series_col]][r[x_col]] = as_number(r[y_col])
+    return x_col, xs, {n: [points[n].get(x) for x in xs] for n in names}
 
 
 def read_benchmark_json(path, metric, aggregate):
@@ -183,6 +217,13 @@ def marker(shape, x, y, color):
 def render(xs, series, kind, log_x, log_y, title, x_label, y_label, width, height):
     esc = html.escape
     left, right, top, bottom = 70, 20, 40 if title else 20, 60
+    # Long bar labels are drawn at an angle; make room for them below the plot.
+    slanted = kind == "bar" and max(len(x) for x in xs) * 7 > (width - 90) / max(1, len(xs))
+    below = int(0.6 * 6.5 * max(len(x) for x in xs)) if slanted else 0
+    if slanted:  # the first label reaches left of its bar
+        left = max(left, int(0.8 * 6.5 * len(xs[0])) - 30)
+    bottom += below
+    height += below
     legend_h = 18 * len(series)
     plot_bottom = height - bottom - legend_h
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
@@ -228,8 +269,14 @@ def render(xs, series, kind, log_x, log_y, title, x_label, y_label, width, heigh
         base = yaxis.px(yaxis.lo if log_y else max(yaxis.lo, 0))
         for g, x in enumerate(xs):
             gx = left + g * group_w
-            out.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'
-                       % (gx + group_w / 2, plot_bottom + 18, esc(x)))
+            if slanted:
+                lx, ly = gx + group_w / 2, plot_bottom + 14
+                out.append('<text x="%.1f" y="%d" text-anchor="end" '
+                           'transform="rotate(-35 %.1f %d)">%s</text>'
+                           % (lx, ly, lx, ly, esc(x)))
+            else:
+                out.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'
+                           % (gx + group_w / 2, plot_bottom + 18, esc(x)))
             for i, vals in enumerate(series.values()):
                 v = vals[g]
                 if v is None or (log_y and v <= 0):
@@ -244,13 +291,13 @@ def render(xs, series, kind, log_x, log_y, title, x_label, y_label, width, heigh
                % (left, top, width - right - left, plot_bottom - top))
     if x_label:
         out.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'
-                   % ((left + width - right) / 2, plot_bottom + 38, esc(x_label)))
+                   % ((left + width - right) / 2, plot_bottom + 38 + below, esc(x_label)))
     if y_label:
         cy = (top + plot_bottom) / 2
         out.append('<text x="16" y="%.1f" text-anchor="middle" '
                    'transform="rotate(-90 16 %.1f)">%s</text>' % (cy, cy, esc(y_label)))
     for i, name in enumerate(series):
-        ly = plot_bottom + 52 + 18 * i
+        ly = plot_bottom + 52 + below + 18 * i
         color = COLORS[i % len(COLORS)]
         out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="3"/>'
                    % (left, ly - 4, left + 24, ly - 4, color))
@@ -270,6 +317,9 @@ def main():
     src.add_argument("--benchmark-json", help="Google Benchmark --benchmark_format=json output")
     p.add_argument("--x", help="CSV: the x column (default: the first)")
     p.add_argument("--y", help="CSV: comma-separated y columns (default: all others)")
+    p.add_argument("--series", help="CSV in long format: one series per value of this column")
+    p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                   help="CSV: keep only rows whose COLUMN equals VALUE (repeatable)")
     p.add_argument("--metric", default="real_time", help="benchmark JSON: field to plot")
     p.add_argument("--aggregate", help="benchmark JSON: plot this aggregate (mean, median)")
     p.add_argument("--kind", choices=["line", "bar"])
@@ -282,8 +332,17 @@ def main():
     p.add_argument("--height", type=int, default=400)
     p.add_argument("-o", "--output", help="SVG file to write (default: stdout)")
     args = p.parse_args()
+    for condition in args.where:
+        if "=" not in condition:
+            sys.exit("--where takes COLUMN=VALUE, got %r" % condition)
+        WHERE.append(tuple(condition.split("=", 1)))
 
-    if args.csv:
+    if args.csv and args.series:
+        if not args.x or not args.y or "," in args.y:
+            sys.exit("--series needs --x and exactly one --y column")
+        x_name, xs, series = read_long_csv(args.csv, args.x, args.y, args.series)
+        y_name = args.y
+    elif args.csv:
         x_name, xs, series = read_csv(args.csv, args.x,
                                       args.y.split(",") if args.y else None)
         y_name = None if len(series) > 1 else next(iter(series))
