@@ -6,6 +6,11 @@
 // hanging it. This test process is a child subreaper: the producers and
 // consumers that a killed child leaves behind become OUR children, and we
 // kill and reap them, so that nothing outlives the grader.
+//
+// Consumers that never stop fail every check by construction. A producer
+// that closes the queue itself is caught by ThreeProducersFourConsumers with
+// near certainty (the others would have to finish all 500 Puts before the
+// first Close), not by construction.
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -50,8 +55,14 @@ int Check(int producers, int consumers, int per_producer) {
   absl::StatusOr<std::vector<std::string>> got =
       ProduceAndConsume(producers, consumers, per_producer);
   if (!got.ok()) {
-    std::cout << "ProduceAndConsume returned an error: " << got.status()
-              << "\n";
+    std::cout
+        << "ProduceAndConsume returned an error: " << got.status()
+        << "\nIf a producer failed: did it find the queue closed? A "
+           "producer that closes the queue after its own last Put "
+           "breaks the others' Puts. Only the parent knows when the "
+           "LAST producer is done: wait for all of them, then Close(). If "
+           "a consumer failed: does it treat \"queue closed\" "
+           "(ipc::IsQueueClosed) as the normal end, exit code 0?\n";
     return 1;
   }
   std::map<std::string, int> times;
