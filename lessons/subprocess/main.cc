@@ -115,11 +115,10 @@ int Main() {
   }
   std::cout << absl::StrFormat(
       "head: read all %d bytes\ncat: sent %d bytes, got %d back, %s\n"
-      "both in %s\n",
+      "both in %.3f s\n",
       solved->head_bytes, input.size(), solved->cat_bytes,
       solved->cat_output_matches ? "identical" : "DIFFERENT",
-      absl::FormatDuration(
-          absl::Trunc(solved->elapsed, absl::Microseconds(1))));
+      absl::ToDoubleSeconds(solved->elapsed));
   std::cout << "\n== 6. which descriptors does the program inherit? ==\n";
   absl::StatusOr<InheritedFds> fds = ShowInheritedFds();
   if (!fds.ok()) {
