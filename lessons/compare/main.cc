@@ -147,8 +147,8 @@ absl::Status Run() {
   MT_ASSIGN_OR_RETURN(ExitStatus child_crash, CrashAChildProcess());
   std::cout << "Fault isolation:\n"
             << "  a thread segfaults: its whole process was "
-            << thread_crash.status
-            << "; its other thread, busy counting (it had reached "
+            << thread_crash.status << ";\n"
+            << "    its other thread, busy counting (it had reached "
             << thread_crash.innocent_thread_count << "), died with it.\n"
             << "  a child process segfaults: the child was " << child_crash
             << "; this parent (pid " << getpid() << ") is still running.\n\n";
