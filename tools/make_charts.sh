@@ -12,7 +12,7 @@ plot() { python3 tools/svg_plot.py "$@"; }
 
 # gil: wall time / serial time by workers (tools/compare_gil.py --csv writes the data).
 plot --csv lessons/gil/scaling.csv --x workers \
-  --title "CPU-bound work: wall time / serial time (busy 2-core machine)" \
+  --title "CPU-bound work: wall time / serial time (idle 2-core machine)" \
   --y-label "wall / serial" -o lessons/gil/scaling.svg
 
 # compare: cost per operation (bazel run -c opt //lessons/compare -- --csv_dir=...).
