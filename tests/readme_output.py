@@ -17,7 +17,8 @@ line. Normalisation rules (so that run-dependent values do not count):
      once they wrap at pid_max) and large counts; smaller numbers (exit codes 0..255,
      signal numbers, small counts) must match exactly;
   2. every decimal number (digits.digits) becomes <X> (times, ratios, rates);
-  3. trailing spaces are dropped, and blank lines at the start and end of a block;
+  3. runs of spaces become one space (column widths follow the numbers' widths), trailing
+     spaces are dropped, and so are blank lines at the start and end of a block;
   4. a README line that is exactly "..." matches any number of output lines (zero or more).
 Exits 0 if every block matches, 1 with a diff-like report otherwise.
 """
@@ -35,7 +36,7 @@ def normalise(text):
         line = re.sub(r"\d+\.\d+", "<X>", line)
         line = re.sub(r"\d+", lambda m: "<N>" if int(m.group()) >= 300 else m.group(),
                       line)
-        lines.append(line.rstrip())
+        lines.append(re.sub(r" +", " ", line).rstrip())
     while lines and not lines[0]:
         lines.pop(0)
     while lines and not lines[-1]:
