@@ -1,6 +1,5 @@
 #include "common/ipc_testing.h"
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -11,17 +10,6 @@
 
 namespace multitask::ipc::testing {
 namespace {
-
-int CountOpenFds() {
-  DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return -1;
-  int count = 0;
-  while (dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] != '.') ++count;
-  }
-  closedir(dir);
-  return count - 1;  // the directory's own descriptor
-}
 
 int CountSharedMappings() {
   std::ifstream maps("/proc/self/maps");
@@ -40,7 +28,7 @@ int CountSharedMappings() {
 
 ResourceSnapshot ResourceSnapshot::Take() {
   return ResourceSnapshot{
-      .open_fds = CountOpenFds(),
+      .open_fds = OpenFdCount().value_or(-1),
       .shared_mappings = CountSharedMappings(),
       .children = static_cast<int>(ChildPids(getpid()).size())};
 }

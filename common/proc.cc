@@ -90,4 +90,15 @@ absl::StatusOr<int> ThreadCount() {
   return absl::InternalError("no Threads: line in /proc/self/status");
 }
 
+absl::StatusOr<int> OpenFdCount() {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return ErrnoStatus("opendir /proc/self/fd");
+  int count = 0;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] != '.') ++count;
+  }
+  ::closedir(dir);
+  return count - 1;  // Not the descriptor opendir itself holds.
+}
+
 }  // namespace multitask

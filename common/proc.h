@@ -30,6 +30,10 @@ std::vector<pid_t> ChildPids(pid_t parent);
 // Number of threads in this process (from /proc/self/status).
 absl::StatusOr<int> ThreadCount();
 
+// Number of file descriptors open in this process (entries of /proc/self/fd,
+// not counting the one used to read it). For "no descriptor leaked" checks.
+absl::StatusOr<int> OpenFdCount();
+
 }  // namespace multitask
 
 #endif  // MULTITASK_COMMON_PROC_H_

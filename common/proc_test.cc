@@ -59,5 +59,14 @@ TEST(ProcTest, ThreadCountSeesANewThread) {
   may_finish.count_down();
 }
 
+TEST(ProcTest, OpenFdCountSeesAPipe) {
+  const int before = OpenFdCount().value();
+  {
+    Pipe pipe = MakePipe().value();
+    EXPECT_EQ(OpenFdCount().value(), before + 2);
+  }
+  EXPECT_EQ(OpenFdCount().value(), before);
+}
+
 }  // namespace
 }  // namespace multitask

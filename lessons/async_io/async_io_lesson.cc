@@ -1,7 +1,6 @@
 #include "lessons/async_io/async_io_lesson.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -631,17 +630,6 @@ absl::StatusOr<int64_t> RaiseOpenFileLimit() {
     }
   }
   return static_cast<int64_t>(limit.rlim_cur);
-}
-
-int CountOpenFds() {
-  int count = 0;
-  DIR* dir = ::opendir("/proc/self/fd");
-  if (dir == nullptr) return -1;
-  while (const dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] != '.') ++count;
-  }
-  ::closedir(dir);
-  return count - 1;  // Not the descriptor opendir itself holds.
 }
 
 absl::StatusOr<UniqueFd> ConnectToLoopback(int port) {

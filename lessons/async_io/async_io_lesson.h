@@ -118,9 +118,6 @@ absl::StatusOr<LoadResult> RunLoad(int port, const LoadOptions& options);
 // returns the new soft limit.
 absl::StatusOr<int64_t> RaiseOpenFileLimit();
 
-// Number of open descriptors of this process (entries of /proc/self/fd).
-int CountOpenFds();
-
 // A blocking client connection to 127.0.0.1:`port` (for tests and demos).
 absl::StatusOr<UniqueFd> ConnectToLoopback(int port);
 

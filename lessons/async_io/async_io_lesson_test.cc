@@ -88,7 +88,7 @@ void SlowClientStallsNobody(int port) {
 // --- The process model forks: its tests run first, in a single thread. ------
 
 TEST(ProcessPerConnectionDeathTest, EchoesEveryByteAndShutsDownCleanly) {
-  const int fds_before = CountOpenFds();
+  const int fds_before = OpenFdCount().value();
   {
     ServerProcess server =
         StartServerProcess(Model::kProcessPerConnection).value();
@@ -103,7 +103,7 @@ TEST(ProcessPerConnectionDeathTest, EchoesEveryByteAndShutsDownCleanly) {
     EXPECT_EQ(server.process.Wait().value(), ExitStatus::Exited(0));
   }
   EXPECT_TRUE(ChildPids(getpid()).empty());
-  EXPECT_EQ(CountOpenFds(), fds_before);
+  EXPECT_EQ(OpenFdCount().value(), fds_before);
 }
 
 TEST(ProcessPerConnectionDeathTest, SlowClientStallsNobody) {
@@ -131,7 +131,7 @@ TEST(ProcessPerConnectionDeathTest, StopsWithClientsStillConnected) {
 class InProcessTest : public ::testing::TestWithParam<Model> {};
 
 TEST_P(InProcessTest, ManyConcurrentClientsGetEveryByteBack) {
-  const int fds_before = CountOpenFds();
+  const int fds_before = OpenFdCount().value();
   {
     InProcessServer server(GetParam());
     absl::StatusOr<LoadResult> r =
@@ -140,7 +140,7 @@ TEST_P(InProcessTest, ManyConcurrentClientsGetEveryByteBack) {
     ExpectAllEchoed(*r, 100, 2000, 700);
     EXPECT_TRUE(server.Stop().ok());
   }
-  EXPECT_EQ(CountOpenFds(), fds_before);  // No descriptor leaked.
+  EXPECT_EQ(OpenFdCount().value(), fds_before);  // No descriptor leaked.
 }
 
 TEST_P(InProcessTest, MessagesLargerThanSocketBuffersSurvive) {
@@ -161,7 +161,7 @@ TEST_P(InProcessTest, SlowClientStallsNobody) {
 }
 
 TEST_P(InProcessTest, StopsWithClientsStillConnectedAndLeaksNothing) {
-  const int fds_before = CountOpenFds();
+  const int fds_before = OpenFdCount().value();
   const int threads_before = ThreadCount().value();
   {
     InProcessServer server(GetParam());
@@ -177,7 +177,7 @@ TEST_P(InProcessTest, StopsWithClientsStillConnectedAndLeaksNothing) {
     EXPECT_EQ(::read(a.get(), &byte, 1), 0);
     EXPECT_EQ(::read(b.get(), &byte, 1), 0);
   }
-  EXPECT_EQ(CountOpenFds(), fds_before);
+  EXPECT_EQ(OpenFdCount().value(), fds_before);
   // At most a sanitizer's own helper thread more.
   EXPECT_LE(ThreadCount().value(), threads_before + 1);
 }

@@ -167,7 +167,7 @@ void ExpectServed(int connections,
         // A broken handler may write to a client that has gone: let that be
         // an error it sees (EPIPE), not a signal that kills the grader.
         std::signal(SIGPIPE, SIG_IGN);
-        const int fds_before = async_io::CountOpenFds();
+        const int fds_before = OpenFdCount().value();
         bool ok = false;
         {
           absl::StatusOr<std::unique_ptr<EchoServer>> server =
@@ -179,7 +179,7 @@ void ExpectServed(int connections,
           ok = clients(**server);
           std::cout.flush();  // Before a teardown that could go wrong.
         }
-        const int leaked = async_io::CountOpenFds() - fds_before;
+        const int leaked = OpenFdCount().value() - fds_before;
         if (ok && leaked != 0) {
           std::cout << leaked
                     << " descriptors still open after every handler ended: "

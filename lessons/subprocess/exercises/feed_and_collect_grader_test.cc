@@ -6,7 +6,6 @@
 // killed, the programs it started lose their pipe partner and end too (EOF on
 // stdin, EPIPE on stdout).
 
-#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -144,23 +143,14 @@ TEST(FeedAndCollectDeathTest, ReportsAFailingProgram) {
       "ended for you.");
 }
 
-int CountOpenFds() {
-  int count = 0;
-  if (DIR* dir = ::opendir("/proc/self/fd")) {
-    while (::readdir(dir) != nullptr) ++count;
-    ::closedir(dir);
-  }
-  return count;
-}
-
 TEST(FeedAndCollectDeathTest, LeavesNoChildOrDescriptorBehind) {
   ExpectPasses(
       [] {
-        const int before = CountOpenFds();
+        const int before = OpenFdCount().value();
         for (int i = 0; i < 3; ++i) {
           if (!FeedAndCollect({"cat"}, Text(200 << 10)).ok()) return 2;
         }
-        if (const int after = CountOpenFds(); after != before) {
+        if (const int after = OpenFdCount().value(); after != before) {
           std::cout << "open descriptors: " << before << " before, " << after
                     << " after three calls: close every pipe end\n";
           return 1;
