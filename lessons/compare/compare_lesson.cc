@@ -1,17 +1,14 @@
 #include "lessons/compare/compare_lesson.h"
 
-#include <linux/futex.h>
 #include <sched.h>
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <climits>
 #include <cstdint>
 #include <fstream>
 #include <latch>
@@ -28,6 +25,7 @@
 #include "absl/strings/strip.h"
 #include "common/child.h"
 #include "common/fd.h"
+#include "common/ipc_futex.h"
 #include "common/proc.h"
 #include "common/shared_memory.h"
 #include "common/status_macros.h"
@@ -46,19 +44,16 @@ absl::Status CheckCount(int count) {
   return absl::OkStatus();
 }
 
-// --- futex: the kernel's "sleep until this word changes" --------------------
-// Not FUTEX_PRIVATE: the word may live in memory shared by two processes.
+// --- futex ping-pong, on common/ipc_futex.h (shared futexes: the word may live
+// in memory two processes share) ---------------------------------------------
 
+// Sleeps while *word == expected; callers re-check the word in a loop.
 void FutexWait(std::atomic<uint32_t>* word, uint32_t expected) {
-  // Returns at once if *word != expected (EAGAIN), or on a wake-up, or
-  // spuriously (EINTR): callers re-check the word in a loop.
-  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT, expected,
-            nullptr, nullptr, 0);
+  ipc::FutexWait(word, expected, absl::InfiniteFuture()).IgnoreError();
 }
 
 void FutexWakeAll(std::atomic<uint32_t>* word) {
-  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE, INT_MAX,
-            nullptr, nullptr, 0);
+  ipc::FutexWake(word, ipc::kFutexWakeAll);
 }
 
 constexpr uint32_t kStop = 0xFFFFFFFF;  // Odd, and never a ping value.
