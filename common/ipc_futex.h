@@ -40,6 +40,17 @@ inline constexpr int kFutexWakeAll = INT_MAX;
 absl::Status FutexWait(std::atomic<uint32_t>* word, uint32_t expected,
                        absl::Time deadline);
 
+// Tells the CPU we are spinning on a word another CPU will change (x86 PAUSE:
+// it frees resources for the other hyperthread and avoids a costly pipeline
+// flush when the word changes). Takes 10 to 150 cycles depending on the CPU.
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 // Wakes up to `count` processes or threads sleeping on `word`; returns how
 // many were woken.
 int FutexWake(std::atomic<uint32_t>* word, int count);

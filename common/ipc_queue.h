@@ -30,27 +30,34 @@
 // OutOfRange, and every blocked Put with FailedPrecondition.
 //
 // How it works, and why it survives SIGKILL:
-// - One robust process-shared pthread mutex (ipc_robust_mutex.h) guards the
-//   queue. If a process dies holding it, the next locker gets it with
-//   EOWNERDEAD instead of hanging.
-// - Every change is made so that it has ONE commit point: the queue's
-//   counters (head, tail, count, ...) are double-buffered, and an operation
-//   writes its new counters into the spare copy, then publishes them with a
-//   single atomic store of the copy's index. Put first copies the message into
-//   free ring space that no reader looks at; Get copies the message out before
-//   committing. A process killed anywhere before that store changed nothing;
-//   killed after it, the operation is complete. So the new lock owner has
-//   nothing to roll back: it only wakes every sleeper, in case the dead one
-//   was killed between its commit and its wake-up call.
-// - Blocked operations sleep on futex words (ipc_futex.h) bumped under the
-//   mutex, never poll. We use futexes rather than pthread condition variables
+// - Two robust process-shared pthread mutexes (ipc_robust_mutex.h): one for
+//   the producers (Put, Close), one for the consumers (Get, TaskDone). A
+//   producer and a consumer never wait for each other's lock; they meet only
+//   through two 64-bit "commit words" (where each side is in the ring, and how
+//   many messages it has moved). If a process dies holding a lock, the next
+//   locker of that side gets it with EOWNERDEAD instead of hanging.
+// - Every change has ONE commit point: a single store of its side's commit
+//   word. Put first copies the message into free ring space that no reader
+//   looks at, then stores the producers' word; Get copies the message out,
+//   then stores the consumers' word. A process killed anywhere before that
+//   store changed nothing; killed after it, the operation is complete. So the
+//   new lock owner has nothing to roll back: it only wakes every sleeper, in
+//   case the dead one was killed between its commit and its wake-up call.
+// - A process that must wait (Get on an empty queue, Put on a full one, Join)
+//   lets go of its lock, spins for a while (adaptively, up to 100 us, and not
+//   at all if the process it waits for last ran on its own CPU, where it
+//   could not run while we spin), then sleeps on a futex word (ipc_futex.h):
+//   never a sleep-poll. We use futexes rather than pthread condition variables
 //   because a process-shared condvar whose waiter or signaller is killed can
 //   be left in a state that blocks the others (glibc's condvar keeps internal
 //   counters that a dead waiter never decrements); a futex word holds no such
 //   state. Wakes go to ALL sleepers: if we woke one and it were killed before
 //   taking the message, the others would sleep with a message in the queue.
-// - Waiting for the mutex itself has a 20 ms backstop (ipc_robust_mutex.h
-//   explains the kernel race it covers); it never fires in normal operation.
+// - Waiting for a mutex itself spins briefly, then sleeps with a 20 ms
+//   backstop (ipc_robust_mutex.h explains the kernel race it covers); the
+//   backstop never fires in normal operation.
+// - The counters are 32-bit (modulo 2^32), so the ring holds at most 2 GiB:
+//   Create rejects more with InvalidArgument. Stats extend them to 64 bits.
 //
 // The guarantee, precisely:
 // - A message whose Put returned OK is in the queue, and is delivered by
@@ -66,14 +73,21 @@
 //   one message it was taking at the moment it died. Stats() counts commits,
 //   so a test can account for every message.
 // - Per producer, messages are delivered in the order they were Put (FIFO).
+// - Nobody sleeps forever next to a message, with one window: a process
+//   killed between its commit and its wake-up call leaves the sleepers it
+//   should have woken asleep until a process takes that side's lock (the next
+//   Put, Close or GetStats after a dead producer; Get, TaskDone or GetStats
+//   after a dead consumer). A parent that reaps a killed child can call
+//   GetStats() to wake them.
 // - JoinableQueue: a consumer killed between Get and TaskDone never marks its
 //   task done, so Join() waits for it forever (as in Python); use a timeout.
 //
 // Thread-safety: a Queue may be used by many threads of many processes at
 // once. The Queue object (the handle) is move-only; each process holds its own
 // copy of it after fork and unmaps its view when the copy is destroyed.
-// Performance: one lock round trip per message; no system call when nobody
-// sleeps; no spinning. See lessons/queue_ipc/README.md for measurements.
+// Performance: one uncontended lock round trip per message and side (a
+// producer and a consumer do not contend); no system call when nobody sleeps.
+// See lessons/queue_ipc/README.md for measurements against a pipe.
 
 #ifndef MULTITASK_COMMON_IPC_QUEUE_H_
 #define MULTITASK_COMMON_IPC_QUEUE_H_
@@ -95,8 +109,12 @@ bool IsQueueEmpty(const absl::Status& status);   // Unavailable
 bool IsQueueClosed(const absl::Status& status);  // OutOfRange (Get) or
                                                  // FailedPrecondition (Put)
 
+class Queue;
 namespace internal {
 struct QueueHeader;
+// Test hook: moves an empty, unused queue's counters to `offset` (bytes) and
+// `messages`, so that a test can cross the point where they wrap at 2^32.
+void SetCountersForTesting(Queue& queue, uint32_t offset, uint32_t messages);
 }  // namespace internal
 
 class Queue {
@@ -112,7 +130,8 @@ class Queue {
   };
 
   // A queue whose ring holds `capacity_bytes` (rounded up to a power of two,
-  // at least 64) and, if `max_messages` > 0, at most that many messages.
+  // at least 64, at most 2 GiB) and, if `max_messages` > 0, at most that many
+  // messages.
   static absl::StatusOr<Queue> Create(size_t capacity_bytes = 64 * 1024,
                                       size_t max_messages = 0);
 
@@ -146,6 +165,7 @@ class Queue {
 
  private:
   class Locked;
+  friend void internal::SetCountersForTesting(Queue&, uint32_t, uint32_t);
 
   SharedMapping mapping_;
   internal::QueueHeader* header_ = nullptr;
@@ -177,8 +197,8 @@ class JoinableQueue : public Queue {
 
 namespace internal {
 // Test hook: where a process can be stopped (and killed) inside Put/Get to
-// prove the guarantee by construction. Each point is reached with the lock
-// held.
+// prove the guarantee by construction. Each point is reached with its side's
+// lock held.
 enum class QueueStep {
   kPutCopied,     // message in the ring, not committed
   kPutCommitted,  // committed, waiters not woken yet

@@ -53,6 +53,39 @@ TEST_F(QueueTest, RejectsAMessageLargerThanTheRing) {
   EXPECT_NE(put.message().find("not chunked"), std::string::npos) << put;
 }
 
+TEST_F(QueueTest, RejectsACapacityOverTwoGigabytes) {
+  absl::StatusOr<Queue> queue = Queue::Create((size_t{2} << 30) + 1);
+  EXPECT_TRUE(absl::IsInvalidArgument(queue.status())) << queue.status();
+}
+
+// The commit words count bytes and messages modulo 2^32; a queue that has
+// moved more than 4 GiB or 4 billion messages must not notice.
+TEST_F(QueueTest, CountersWrapAroundTwoToThe32Unnoticed) {
+  JoinableQueue queue = JoinableQueue::Create(256).value();
+  const uint32_t near_end = 0xFFFFFFFFu - 39;  // a multiple of 8
+  internal::SetCountersForTesting(queue, /*offset=*/near_end,
+                                  /*messages=*/0xFFFFFFFFu - 2);
+  for (int round = 0; round < 10; ++round) {
+    ASSERT_TRUE(queue.Put(absl::StrCat("first ", round)).ok());
+    ASSERT_TRUE(queue.Put(absl::StrCat("second ", round)).ok());
+    EXPECT_EQ(queue.GetStats().messages, 2u);
+    EXPECT_EQ(queue.GetStats().unfinished, 2u);
+    EXPECT_EQ(queue.Get(absl::ZeroDuration()).value(),
+              absl::StrCat("first ", round));
+    EXPECT_EQ(queue.Get(absl::ZeroDuration()).value(),
+              absl::StrCat("second ", round));
+    ASSERT_TRUE(queue.TaskDone().ok());
+    ASSERT_TRUE(queue.TaskDone().ok());
+  }
+  const Queue::Stats stats = queue.GetStats();
+  EXPECT_EQ(stats.messages, 0u);
+  EXPECT_EQ(stats.bytes_used, 0u);
+  EXPECT_EQ(stats.puts, uint64_t{0xFFFFFFFFu} - 2 + 20);  // past 2^32
+  EXPECT_EQ(stats.gets, stats.puts);
+  EXPECT_TRUE(queue.Join(absl::ZeroDuration()).ok());
+  EXPECT_TRUE(IsQueueEmpty(queue.Get(absl::ZeroDuration()).status()));
+}
+
 TEST_F(QueueTest, GetOnAnEmptyQueueFailsWithEmptyAfterItsTimeout) {
   Queue queue = Queue::Create().value();
   EXPECT_TRUE(IsQueueEmpty(queue.Get(absl::ZeroDuration()).status()));
@@ -64,7 +97,7 @@ TEST_F(QueueTest, GetOnAnEmptyQueueFailsWithEmptyAfterItsTimeout) {
 }
 
 TEST_F(QueueTest, PutOnAFullQueueFailsWithFullAfterItsTimeout) {
-  Queue queue = Queue::Create(64).value();  // room for 3 of 8+8 bytes
+  Queue queue = Queue::Create(64).value();  // room for 4 of 8+8 bytes
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(queue.Put("12345678").ok());
   const absl::Time start = absl::Now();
   absl::Status put = queue.Put("12345678", absl::Milliseconds(20));

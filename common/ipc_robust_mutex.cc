@@ -4,11 +4,15 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+#include <linux/futex.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "common/ipc_futex.h"
 
 namespace multitask::ipc {
 namespace {
@@ -65,6 +69,20 @@ absl::StatusOr<RobustMutex::Acquired> RobustMutex::LockUntil(
   // Uncontended: no clock reading.
   if (const int rc = pthread_mutex_trylock(&mutex_); rc != EBUSY) {
     return Finish(&mutex_, rc, "trylock");
+  }
+  // Held: the holder is usually in a critical section of a few hundred
+  // nanoseconds on the other CPU, so watch the lock word for a moment before
+  // sleeping (a sleep and its wake-up cost microseconds, and the holder a
+  // system call). The word is glibc's: the owner's thread id, 0 when free.
+  for (int i = 0; i < kSpins; ++i) {
+    CpuRelax();
+    if ((__atomic_load_n(&mutex_.__data.__lock, __ATOMIC_RELAXED) &
+         FUTEX_TID_MASK) != 0) {
+      continue;
+    }
+    if (const int rc = pthread_mutex_trylock(&mutex_); rc != EBUSY) {
+      return Finish(&mutex_, rc, "trylock");
+    }
   }
   while (true) {
     // Sleep in the kernel, but at most kBackstop at a time: see the header

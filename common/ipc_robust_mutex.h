@@ -53,6 +53,9 @@ class RobustMutex {
 
   // The longest Lock() sleeps before retrying (see above).
   static constexpr absl::Duration kBackstop = absl::Milliseconds(20);
+  // How many times Lock() looks at a held lock (about 20 ns apart) before it
+  // sleeps.
+  static constexpr int kSpins = 100;
 
   RobustMutex();
   RobustMutex(const RobustMutex&) = delete;

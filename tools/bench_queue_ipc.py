@@ -5,15 +5,21 @@ Google Benchmark binary) next to Python's multiprocessing.Queue and Pipe, in one
 Usage (from the workspace root):
     bazel build -c opt //lessons/queue_ipc:queue_ipc_benchmark
     python3 tools/bench_queue_ipc.py bazel-bin/lessons/queue_ipc/queue_ipc_benchmark
+    python3 tools/bench_queue_ipc.py --busy 1 bazel-bin/...   # one core kept busy
 
 Prints a Markdown table: throughput in million messages/s (and GB/s) for 8 B, 256 B and
 4 KiB messages, 1 -> 1 and 2 -> 2 processes, and the round-trip time of one 8-byte
-message to a child and back. Python uses the fork start method, bytes payloads,
+message to a child and back; the last column is the C++ queue against the raw pipe
+(throughput: how many times more messages; round trip: how many times faster).
+--busy N keeps N extra processes spinning for the whole run, to see the costs on a
+machine whose other core is busy. Python uses the fork start method, bytes payloads,
 Queue.put/get and Connection.send_bytes/recv_bytes (the fastest Pipe calls: no pickling).
 """
 
+import argparse
 import json
 import multiprocessing as mp
+import os
 import statistics
 import subprocess
 import sys
@@ -147,27 +153,47 @@ def fmt_rate(rate, size):
     return f"{rate / 1e6:.2f} M/s"
 
 
+def _spin_forever():
+    while True:
+        pass
+
+
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__)
-        return 2
+    parser = argparse.ArgumentParser(
+        description="Costs of ipc::Queue, a raw pipe, and Python's Queue and Pipe, side by side.")
+    parser.add_argument("binary", help="the queue_ipc_benchmark binary (-c opt)")
+    parser.add_argument("--busy", type=int, default=0,
+                        help="extra processes kept spinning during the run")
+    args = parser.parse_args()
     mp.set_start_method("fork")
-    cpp, cpp_rt = cpp_results(sys.argv[1])
-    print("| messages | C++ ipc::Queue | C++ raw pipe | Python mp.Queue | Python mp.Pipe |")
-    print("| --- | --- | --- | --- | --- |")
-    for size in SIZES:
-        for n in (1, 2):
-            py_q = py_queue_throughput(size, n, n)
-            py_p = py_pipe_throughput(size) if n == 1 else None
-            label = f"{size} B, {n} -> {n}"
-            print(f"| {label} | {fmt_rate(cpp.get(('queue', n, size)), size)} "
-                  f"| {fmt_rate(cpp.get(('pipe', n, size)), size)} "
-                  f"| {fmt_rate(py_q, size)} | {fmt_rate(py_p, size)} |",
-                  flush=True)
-    py_q_rt, py_p_rt = py_queue_round_trip(), py_pipe_round_trip()
-    print(f"| round trip, 8 B | {cpp_rt['queue'] * 1e6:.1f} us "
-          f"| {cpp_rt['pipe'] * 1e6:.1f} us | {py_q_rt * 1e6:.1f} us "
-          f"| {py_p_rt * 1e6:.1f} us |")
+    hogs = [mp.Process(target=_spin_forever, daemon=True) for _ in range(args.busy)]
+    for hog in hogs:
+        hog.start()
+    try:
+        print(f"load average before: {os.getloadavg()[0]:.2f}; "
+              f"{args.busy} busy process(es); {os.cpu_count()} CPUs", flush=True)
+        cpp, cpp_rt = cpp_results(args.binary)
+        print("| messages | C++ ipc::Queue | C++ raw pipe | Python mp.Queue "
+              "| Python mp.Pipe | queue vs pipe |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for size in SIZES:
+            for n in (1, 2):
+                py_q = py_queue_throughput(size, n, n)
+                py_p = py_pipe_throughput(size) if n == 1 else None
+                queue, pipe = cpp.get(("queue", n, size)), cpp.get(("pipe", n, size))
+                ratio = f"{queue / pipe:.1f}x" if queue and pipe else ""
+                print(f"| {size} B, {n} -> {n} | {fmt_rate(queue, size)} "
+                      f"| {fmt_rate(pipe, size)} "
+                      f"| {fmt_rate(py_q, size)} | {fmt_rate(py_p, size)} | {ratio} |",
+                      flush=True)
+        py_q_rt, py_p_rt = py_queue_round_trip(), py_pipe_round_trip()
+        print(f"| round trip, 8 B | {cpp_rt['queue'] * 1e6:.1f} us "
+              f"| {cpp_rt['pipe'] * 1e6:.1f} us | {py_q_rt * 1e6:.1f} us "
+              f"| {py_p_rt * 1e6:.1f} us | {cpp_rt['pipe'] / cpp_rt['queue']:.1f}x |")
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.join()
     return 0
 
 
