@@ -31,28 +31,37 @@
 //
 // How it works, and why it survives SIGKILL:
 // - Two robust process-shared pthread mutexes (ipc_robust_mutex.h): one for
-//   the producers (Put, Close), one for the consumers (Get, TaskDone). A
-//   producer and a consumer never wait for each other's lock; they meet only
-//   through two 64-bit "commit words" (where each side is in the ring, and how
-//   many messages it has moved). If a process dies holding a lock, the next
-//   locker of that side gets it with EOWNERDEAD instead of hanging.
-// - Every change has ONE commit point: a single store of its side's commit
-//   word. Put first copies the message into free ring space that no reader
-//   looks at, then stores the producers' word; Get copies the message out,
-//   then stores the consumers' word. A process killed anywhere before that
+//   the producers (Put, Close, TaskDone), one for the consumers (Get). A
+//   producer and a consumer never wait for each other's lock. If a process
+//   dies holding a lock, the next locker of that side gets it with EOWNERDEAD
+//   instead of hanging.
+// - Every change has ONE commit point, a single 8-byte store. Put copies the
+//   message into free ring space, then stores the record's header (the
+//   message's number and length) in front of it: that store is the commit. A
+//   consumer sees a message when the header at its position names the number
+//   it expects (the slot is cleared before the record in front of it is
+//   committed, so it never holds a stale look-alike). Get copies the message
+//   out, then stores the consumers' position (offset and count in one 64-bit
+//   word): that store is the commit. A process killed anywhere before its
 //   store changed nothing; killed after it, the operation is complete. So the
 //   new lock owner has nothing to roll back: it only wakes every sleeper, in
-//   case the dead one was killed between its commit and its wake-up call.
+//   case the dead one was killed between its commit and its wake-up call. (The
+//   producers' own position is a hint, moved after the commit; a producer that
+//   finds committed records past it steps over them.)
 // - A process that must wait (Get on an empty queue, Put on a full one, Join)
-//   lets go of its lock, spins for a while (adaptively, up to 100 us, and not
-//   at all if the process it waits for last ran on its own CPU, where it
-//   could not run while we spin), then sleeps on a futex word (ipc_futex.h):
-//   never a sleep-poll. We use futexes rather than pthread condition variables
-//   because a process-shared condvar whose waiter or signaller is killed can
-//   be left in a state that blocks the others (glibc's condvar keeps internal
-//   counters that a dead waiter never decrements); a futex word holds no such
-//   state. Wakes go to ALL sleepers: if we woke one and it were killed before
-//   taking the message, the others would sleep with a message in the queue.
+//   spins first: briefly holding its lock, then up to an adaptive budget
+//   (at most 100 us, learnt from how long waits last, as KVM's halt polling
+//   does) without it, and not at all if the process it waits for last ran on
+//   its own CPU, where it could not run while we spin. A consumer that keeps
+//   finding messages in batches looks a little later each time, so that the
+//   two CPUs do not pass the ring's cache lines back and forth per message.
+//   Then it sleeps on a futex word (ipc_futex.h): never a sleep-poll. We use
+//   futexes rather than pthread condition variables because a process-shared
+//   condvar whose waiter or signaller is killed can be left in a state that
+//   blocks the others (glibc's condvar keeps internal counters that a dead
+//   waiter never decrements); a futex word holds no such state. Wakes go to
+//   ALL sleepers: if we woke one and it were killed before taking the
+//   message, the others would sleep with a message in the queue.
 // - Waiting for a mutex itself spins briefly, then sleeps with a 20 ms
 //   backstop (ipc_robust_mutex.h explains the kernel race it covers); the
 //   backstop never fires in normal operation.
@@ -76,7 +85,7 @@
 // - Nobody sleeps forever next to a message, with one window: a process
 //   killed between its commit and its wake-up call leaves the sleepers it
 //   should have woken asleep until a process takes that side's lock (the next
-//   Put, Close or GetStats after a dead producer; Get, TaskDone or GetStats
+//   Put, Close, TaskDone or GetStats after a dead producer; Get or GetStats
 //   after a dead consumer). A parent that reaps a killed child can call
 //   GetStats() to wake them.
 // - JoinableQueue: a consumer killed between Get and TaskDone never marks its
@@ -92,6 +101,7 @@
 #ifndef MULTITASK_COMMON_IPC_QUEUE_H_
 #define MULTITASK_COMMON_IPC_QUEUE_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -112,6 +122,7 @@ bool IsQueueClosed(const absl::Status& status);  // OutOfRange (Get) or
 class Queue;
 namespace internal {
 struct QueueHeader;
+struct Position;
 // Test hook: moves an empty, unused queue's counters to `offset` (bytes) and
 // `messages`, so that a test can cross the point where they wrap at 2^32.
 void SetCountersForTesting(Queue& queue, uint32_t offset, uint32_t messages);
@@ -165,6 +176,12 @@ class Queue {
 
  private:
   class Locked;
+  // The 8-byte record header at `offset` in the ring.
+  std::atomic_ref<uint64_t> SlotAt(uint32_t offset) const;
+  // Where the next record goes (producers' lock held).
+  internal::Position Tail();
+  // After a Get waited: how long the next one lets a batch build up.
+  void AdaptBatching(internal::Position head);
   friend void internal::SetCountersForTesting(Queue&, uint32_t, uint32_t);
 
   SharedMapping mapping_;
