@@ -259,9 +259,10 @@ absl::Status Sleep(Sleepers& sleepers, const std::atomic<int32_t>& waker_cpu,
   }
   const bool spin = WorthSpinning(waker_cpu);
   if (spin && SpinBriefly(changed)) return absl::OkStatus();
-  const Clock::time_point start = Clock::now();
-  if (spin && Spin(sleepers, start, deadline, changed)) {
-    return absl::OkStatus();
+  Clock::time_point start;
+  if (spin) {
+    start = Clock::now();
+    if (Spin(sleepers, start, deadline, changed)) return absl::OkStatus();
   }
   // The order matters: read the word, then say we are asleep, then look
   // once more. A waker that cleared `asleep` before we set it has already
@@ -313,12 +314,14 @@ class Queue::Locked {
     if (spin && SpinBriefly(changed_locked, first_look_after)) {
       return absl::OkStatus();
     }
-    Release();
-    const Clock::time_point start = Clock::now();
-    const bool changed =
-        spin && Spin(sleepers, start, deadline, changed_unlocked);
-    Acquire();
-    if (changed) return absl::OkStatus();
+    Clock::time_point start;
+    if (spin) {
+      start = Clock::now();
+      Release();
+      const bool changed = Spin(sleepers, start, deadline, changed_unlocked);
+      Acquire();
+      if (changed) return absl::OkStatus();
+    }
     // As in Sleep, but looking once more with the lock held.
     const uint32_t seen = sleepers.word.load(std::memory_order_seq_cst);
     sleepers.asleep.store(1, std::memory_order_seq_cst);
