@@ -234,8 +234,9 @@ TEST_F(QueueKillStormDeathTest, NoMessageLostOrDuplicatedWhateverIsKilled) {
     owner_deaths_total += stats.owner_deaths;
   }
   std::printf(
-      "kill storm: %d trials, %llu processes killed, %llu of them holding the "
-      "queue's lock, %llu messages taken by consumers that died, in %s\n",
+      "kill storm: %d trials, %llu processes killed, %llu of them holding one "
+      "of the queue's locks, %llu messages taken by consumers that died, in "
+      "%s\n",
       trial, static_cast<unsigned long long>(killed_total),
       static_cast<unsigned long long>(owner_deaths_total),
       static_cast<unsigned long long>(lost_total),
