@@ -238,41 +238,14 @@ void NoteCpu(std::atomic<int32_t>& cpu) {
 }
 
 // Wakes everyone asleep on `sleepers`, if anyone said it might be. Called after
-// a commit (a seq_cst store): with the seq_cst stores and loads in Sleep, a
-// sleeper either sees the commit before it sleeps, or is seen here.
+// a commit (a seq_cst store): with the seq_cst stores and loads in
+// Locked::Wait, a sleeper either sees the commit before it sleeps, or is seen
+// here.
 void WakeAll(Sleepers& sleepers) {
   if (sleepers.asleep.load(std::memory_order_seq_cst) == 0) return;
   if (sleepers.asleep.exchange(0, std::memory_order_seq_cst) == 0) return;
   sleepers.word.fetch_add(1, std::memory_order_seq_cst);
   FutexWake(&sleepers.word, kFutexWakeAll);
-}
-
-// Waits, holding no lock, until `changed()` or `deadline`: spins a little,
-// then sleeps on the futex. `changed()` may only read atomics. `waker_cpu` is
-// where the process that will end the wait last ran. OK means "look again"
-// (it may be spurious); DeadlineExceeded once the deadline has passed.
-template <typename Changed>
-absl::Status Sleep(Sleepers& sleepers, const std::atomic<int32_t>& waker_cpu,
-                   absl::Time deadline, Changed changed) {
-  if (deadline != absl::InfiniteFuture() && absl::Now() >= deadline) {
-    return absl::DeadlineExceededError("");
-  }
-  const bool spin = WorthSpinning(waker_cpu);
-  if (spin && SpinBriefly(changed)) return absl::OkStatus();
-  Clock::time_point start;
-  if (spin) {
-    start = Clock::now();
-    if (Spin(sleepers, start, deadline, changed)) return absl::OkStatus();
-  }
-  // The order matters: read the word, then say we are asleep, then look
-  // once more. A waker that cleared `asleep` before we set it has already
-  // bumped `word` past `seen` or published what we look for.
-  const uint32_t seen = sleepers.word.load(std::memory_order_seq_cst);
-  sleepers.asleep.store(1, std::memory_order_seq_cst);
-  if (changed()) return absl::OkStatus();
-  absl::Status slept = FutexWait(&sleepers.word, seen, deadline);
-  if (spin) LearnFromSleep(sleepers, start);
-  return slept;
 }
 
 }  // namespace
@@ -290,18 +263,14 @@ class Queue::Locked {
   Locked(const Locked&) = delete;
   Locked& operator=(const Locked&) = delete;
 
-  // Waits for the other side (see Sleep), letting go of the lock while it
-  // sleeps or spins for long, and holding it again when it returns.
-  // `changed_locked()` may read what the lock protects (the ring at our
-  // position); `changed_unlocked()` only atomics.
-  template <typename ChangedLocked, typename ChangedUnlocked>
-  absl::Status Wait(Sleepers& sleepers, const std::atomic<int32_t>& waker_cpu,
-                    absl::Time deadline, ChangedLocked changed_locked,
-                    ChangedUnlocked changed_unlocked) {
-    return Wait(sleepers, waker_cpu, deadline, 0, changed_locked,
-                changed_unlocked);
-  }
-  // The same, but the first look comes after `first_look_after` pauses.
+  // Waits until the other side changes something or `deadline`: spins a
+  // little (the first look after `first_look_after` pauses), then sleeps on
+  // the futex, letting go of the lock while it sleeps or spins for long and
+  // holding it again when it returns. `changed_locked()` may read what the
+  // lock protects (the ring at our position); `changed_unlocked()` only
+  // atomics. `waker_cpu` is where the process that will end the wait last
+  // ran. OK means "look again" (it may be spurious); DeadlineExceeded once
+  // the deadline has passed.
   template <typename ChangedLocked, typename ChangedUnlocked>
   absl::Status Wait(Sleepers& sleepers, const std::atomic<int32_t>& waker_cpu,
                     absl::Time deadline, uint32_t first_look_after,
@@ -322,7 +291,9 @@ class Queue::Locked {
       Acquire();
       if (changed) return absl::OkStatus();
     }
-    // As in Sleep, but looking once more with the lock held.
+    // The order matters: read the word, then say we are asleep, then look
+    // once more. A waker that cleared `asleep` before we set it has already
+    // bumped `word` past `seen` or published what we look for.
     const uint32_t seen = sleepers.word.load(std::memory_order_seq_cst);
     sleepers.asleep.store(1, std::memory_order_seq_cst);
     if (changed_locked()) return absl::OkStatus();
@@ -484,7 +455,7 @@ absl::Status Queue::Put(absl::string_view message, absl::Duration timeout) {
              h.closed.load(std::memory_order_seq_cst) != 0;
     };
     absl::Status slept =
-        lock.Wait(h.not_full, h.got_cpu, deadline, changed, changed);
+        lock.Wait(h.not_full, h.got_cpu, deadline, 0, changed, changed);
     timed_out = absl::IsDeadlineExceeded(slept);
     if (!slept.ok() && !timed_out) return slept;
   }
@@ -658,25 +629,23 @@ absl::Status Queue::JoinImpl(absl::Duration timeout) {
     return absl::FailedPreconditionError("Join on a plain Queue");
   }
   const absl::Time deadline = DeadlineFor(timeout);
+  Locked lock(header_, &h.producers.mutex);
   bool timed_out = false;
   while (true) {
-    uint64_t tail_word;
-    uint32_t done;
-    {
-      Locked lock(header_, &h.producers.mutex);
-      tail_word = Tail().Pack();
-      done = h.tasks_done.load(std::memory_order_relaxed);
-    }
+    const uint64_t tail_word = Tail().Pack();
+    const uint32_t done = h.tasks_done.load(std::memory_order_relaxed);
     const uint32_t left = Position::Unpack(tail_word).messages - done;
     if (left == 0) return absl::OkStatus();
     if (timed_out) {
       return absl::DeadlineExceededError(
           absl::StrCat("Join timed out with ", left, " tasks not done"));
     }
-    absl::Status slept = Sleep(h.all_done, h.got_cpu, deadline, [&] {
+    auto changed = [&] {
       return h.tasks_done.load(std::memory_order_seq_cst) != done ||
              h.producers.tail.load(std::memory_order_seq_cst) != tail_word;
-    });
+    };
+    absl::Status slept =
+        lock.Wait(h.all_done, h.got_cpu, deadline, 0, changed, changed);
     timed_out = absl::IsDeadlineExceeded(slept);
     if (!slept.ok() && !timed_out) return slept;
   }
